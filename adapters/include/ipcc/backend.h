@@ -1,0 +1,95 @@
+// ipcc/backend.h: what an adapter provides: a factory of primitives and an
+// honest declaration of what it supports.
+//
+// A Backend creates primitives in the calling process. Primitives created
+// before a fork are inherited by the child; for the spawn start method the
+// harness exports a HandleToken, passes its fds to the new process, and the
+// child's Backend re-attaches with import_connection.
+//
+// Capabilities gate tests: a test that needs a capability the adapter lacks is
+// reported UNSUPPORTED, never FAIL and never silently passed. Declaring a
+// capability is a promise the suite checks (a declared outcome must be the
+// observed one).
+//
+// Safety: a Backend is used from one thread. It may be created once per
+// process; the suite creates one in the test process and one in each spawned
+// worker.
+#ifndef IPCC_BACKEND_H_
+#define IPCC_BACKEND_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ipcc/connection.h"
+#include "ipcc/result.h"
+
+namespace ipcc {
+
+// The version of the adapter contract this header describes
+// (adapters/README.md). Bumped on any semantic change to the contract.
+inline constexpr int kContractVersionMajor = 0;
+inline constexpr int kContractVersionMinor = 1;
+
+enum class StartMethod { fork, spawn };
+
+// What the spec leaves to the implementation, for Pipe/Connection.
+struct PipeCapabilities {
+  bool duplex = true;   // Pipe(duplex=true) is available (`pipe.ends.duplex`)
+  bool simplex = true;  // Pipe(duplex=false) is available
+  // Largest message accepted; larger ones are refused with message_too_large.
+  // spec/pipe.md requires at least 64 MiB. 0 means "no limit but memory".
+  std::uint64_t max_message_bytes = 0;
+  // Bytes a sender may write with nobody receiving before it blocks, at
+  // least; the suite sends no more than this when it expects no blocking.
+  std::uint64_t min_buffer_bytes = 4096;
+  // ... and at least this many messages (sockets spend per-message overhead).
+  std::uint32_t min_buffered_messages = 16;
+  // Outcome after a duplex peer closed with data we sent still unread by it
+  // (`pipe.peer-gone.duplex-unread`): eof, or connection_reset as CPython on
+  // Linux reports.
+  errc duplex_close_with_unread = errc::eof;
+  // Concurrent writers on one simplex send end never interleave frames of at
+  // most PIPE_BUF bytes (`pipe.sharing.atomic-small-frames`, a SHOULD).
+  bool atomic_small_frames = false;
+  // Frame overhead in bytes for the atomic_small_frames limit (CPython: 4).
+  std::uint32_t frame_header_bytes = 4;
+};
+
+struct Capabilities {
+  bool fork = true;   // primitives survive fork() and work in the child
+  bool spawn = true;  // export/import to an exec'd process works
+  PipeCapabilities pipe;
+};
+
+struct PipeEnds {
+  std::unique_ptr<Connection> first;   // simplex: the receive-only end
+  std::unique_ptr<Connection> second;  // simplex: the send-only end
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // A short stable name used in reports and expectations ("reference").
+  virtual std::string name() const = 0;
+  virtual Capabilities capabilities() const = 0;
+
+  // make_pipe: creates a Pipe. Errors: resource_exhausted (file descriptors
+  // or memory ran out; Error::native holds errno; nothing is leaked);
+  // unsupported.
+  virtual Result<PipeEnds> make_pipe(bool duplex) = 0;
+
+  // import_connection: re-attaches an end exported by another process. The
+  // token's fds are already this process's descriptors. Errors:
+  // invalid_argument (a token this adapter did not make); unsupported.
+  virtual Result<std::unique_ptr<Connection>> import_connection(const HandleToken& token) = 0;
+};
+
+using BackendFactory = std::function<std::unique_ptr<Backend>()>;
+
+}  // namespace ipcc
+
+#endif  // IPCC_BACKEND_H_

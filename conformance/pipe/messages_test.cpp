@@ -1,0 +1,102 @@
+// Pipe conformance: messages (spec/pipe.md, "Messages").
+#include "pipe_support.h"
+
+namespace ipcc::conformance::pipe {
+namespace {
+
+// Runs a generated stream case: a writer sends, a reader receives to the end.
+void check_stream(const StreamCase& c) {
+  replay_cached_failure(c);
+  RC_TAG(c.duplex ? "duplex" : "simplex", fixtures::to_string(c.start));
+  fail_case_if(c, run_pipe_case(stream_scenario(c)));
+}
+
+}  // namespace
+
+// Every send_bytes is one recv_bytes with identical bytes, for sizes around
+// the header, PIPE_BUF and buffer edges.
+IPCC_CONFORMANCE_TEST(PipeConformance, MessageBoundaries, "pipe.message.boundaries") {
+  check_property(25, [] { check_stream(*stream_case(12, message_size())); });
+}
+
+// Many small messages arrive in the order they were sent, with generated
+// pauses on the sender's side.
+IPCC_CONFORMANCE_TEST(PipeConformance, MessageFifo, "pipe.message.fifo") {
+  check_property(25, [] { check_stream(*stream_case(200, message_size(64))); });
+}
+
+// Every message is received exactly once, also when the reader starts only
+// after the writer finished and when the writer just exits.
+IPCC_CONFORMANCE_TEST(PipeConformance, MessageNoLoss, "pipe.message.no-loss") {
+  check_property(25, [] {
+    const StreamCase c = *stream_case(60, message_size(2048));
+    const bool reader_late = *rc::gen::arbitrary<bool>();
+    replay_cached_failure(c);
+    Scenario scenario = stream_scenario(c);
+    if (reader_late) {
+      auto& reader = scenario.processes[1].ops;
+      reader.insert(reader.begin(), wait_gate());
+      scenario.control = {step(ControlKind::await_exit, 0), step(ControlKind::open_gate, 1)};
+      // A late reader needs everything to fit in the buffer the adapter
+      // promises, or the writer could never finish.
+      std::int64_t total = 0;
+      for (auto size : c.sizes) total += size;
+      RC_PRE(static_cast<std::uint64_t>(total) <= capabilities().pipe.min_buffer_bytes &&
+             c.sizes.size() <= capabilities().pipe.min_buffered_messages);
+    }
+    RC_TAG(reader_late ? "reader starts late" : "reader concurrent");
+    fail_case_if(c, run_pipe_case(scenario));
+  });
+}
+
+// Zero-length messages are messages: mixed into a stream they arrive in
+// place, and a lone pending empty message makes poll() true.
+IPCC_CONFORMANCE_TEST(PipeConformance, ZeroLengthMessages, "pipe.message.zero-length") {
+  check_property(20, [] {
+    auto sizes = rc::gen::weightedOneOf<std::int64_t>({{3, rc::gen::just<std::int64_t>(0)},
+                                                        {1, message_size(100)}});
+    check_stream(*stream_case(20, sizes));
+  });
+  expect_isolated([](Expect& expect) {
+    for (bool duplex : {false, true}) {
+      if (duplex ? !capabilities().pipe.duplex : !capabilities().pipe.simplex) continue;
+      auto ends = backend().make_pipe(duplex);
+      if (!expect.ok(ends, "make_pipe")) return;
+      auto& reader = *ends->first;
+      auto& writer = *ends->second;
+      expect.ok(writer.send_bytes({}), "send_bytes(b'')");
+      auto pending = reader.poll();
+      expect.that(pending && *pending, "poll() with only an empty message pending returned false");
+      auto got = reader.recv_bytes();
+      expect.that(got && got->empty(), "recv_bytes() did not return the empty message");
+      auto after = reader.poll();
+      expect.that(after && !*after, "poll() returned true after the empty message was received");
+    }
+  });
+}
+
+// Messages of several MiB, including above the tutorials' "32 MB", arrive
+// intact; 64 MiB is the least an implementation must carry.
+IPCC_CONFORMANCE_TEST(PipeConformance, LargeMessages, "pipe.message.large") {
+  const std::int64_t limit = static_cast<std::int64_t>(
+      std::min<std::uint64_t>(capabilities().pipe.max_message_bytes, 64ull << 20));
+  IPCC_REQUIRE(limit >= (64ll << 20), "max_message_bytes >= 64 MiB");
+  // The sizes the clause names, on every kind of Pipe, every time.
+  for (bool duplex : {false, true}) {
+    if (duplex ? !capabilities().pipe.duplex : !capabilities().pipe.simplex) continue;
+    StreamCase fixed;
+    fixed.duplex = duplex;
+    fixed.start = supported_start_methods().front();
+    fixed.sizes = {(32ll << 20) + 1, limit};
+    fixed.delays_us = {0, 0};
+    expect_pipe_case(stream_scenario(fixed));
+  }
+  check_property(4, [] {
+    auto big = rc::gen::inRange<std::int64_t>(1 << 20, 9 << 20);
+    StreamCase c = *stream_case(3, big);
+    RC_PRE(!c.sizes.empty());
+    check_stream(c);
+  });
+}
+
+}  // namespace ipcc::conformance::pipe
