@@ -343,7 +343,8 @@ class FramedConnection final : public Connection {
       // A reset peer is an orderly end of stream at a frame boundary.
       if (got == 0 || (got < 0 && errno == ECONNRESET)) {
         if (at_frame_start) return fail(errc::eof, 0, "end of stream");
-        broken_ = true;
+        // Every writer is gone, so nothing follows: later receives see eof.
+        begin_ = end_ = 0;
         return fail(errc::truncated, 0, "got end of file during message");
       }
       if (got < 0) return io_failure(errno, "read");
@@ -389,7 +390,6 @@ class FramedConnection final : public Connection {
       ssize_t got = ::read(fd_, out + done, std::min<std::uint64_t>(left, 1u << 30));
       if (got < 0 && errno == EINTR) continue;
       if (got == 0 || (got < 0 && errno == ECONNRESET)) {
-        broken_ = true;
         return fail(errc::truncated, 0, "got end of file during message");
       }
       if (got < 0) return io_failure(errno, "read");
