@@ -105,7 +105,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, MessageAboveLimitRefused, "pipe.message.l
           expect.that(pending && !*pending, "a refused message left data in the pipe");
           auto normal = fixtures::make_payload(30, 100);
           expect.ok(ends->second->send_bytes(normal), "send_bytes after the refusal");
-          auto got = ends->first->recv_bytes(std::nullopt, Deadline::after(std::chrono::seconds(5)));
+          auto got = ends->first->recv_bytes(std::nullopt, soon());
           expect.that(got && *got == normal, "the Pipe does not work normally after the refusal");
           ::munmap(huge, bytes);
         },

@@ -36,7 +36,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, DuplexEndsBothWays, "pipe.ends.duplex") {
       expect.ok(from->send_bytes(message), std::string("send_bytes ") + label);
       auto looped = from->poll();
       expect.that(looped && !*looped, std::string("the message sent ") + label + " came back to its sender");
-      auto got = to->recv_bytes(std::nullopt, Deadline::after(std::chrono::seconds(5)));
+      auto got = to->recv_bytes(std::nullopt, soon());
       expect.that(got && *got == message, std::string("the message sent ") + label + " did not arrive");
     }
   });
@@ -89,7 +89,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, SimplexEndDirections, "pipe.ends.simplex"
     expect.that(writer.writable() && !writer.readable(), "the second end is not send-only");
     auto message = fixtures::make_payload(9, 33);
     expect.ok(writer.send_bytes(message), "send_bytes on the second end");
-    auto got = reader.recv_bytes(std::nullopt, Deadline::after(std::chrono::seconds(5)));
+    auto got = reader.recv_bytes(std::nullopt, soon());
     expect.that(got && *got == message, "the message sent on the second end did not arrive at the first");
   });
 }
@@ -113,7 +113,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, SendOnReceiveEnd, "pipe.direction.send-on
       // Nothing may have been written: the next message is the first one seen.
       auto marker = fixtures::make_payload(2, 16);
       expect.ok(writer.send_bytes(marker), "send_bytes on the send-only end");
-      auto got = reader.recv_bytes(std::nullopt, Deadline::after(std::chrono::seconds(5)));
+      auto got = reader.recv_bytes(std::nullopt, soon());
       expect.that(got && *got == marker, "a refused send left data in the pipe");
       auto more = reader.poll();
       expect.that(more && !*more, "a refused send left data in the pipe");

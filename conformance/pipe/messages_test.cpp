@@ -67,7 +67,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, ZeroLengthMessages, "pipe.message.zero-le
       expect.ok(writer.send_bytes({}), "send_bytes(b'')");
       auto pending = reader.poll();
       expect.that(pending && *pending, "poll() with only an empty message pending returned false");
-      auto got = reader.recv_bytes();
+      auto got = reader.recv_bytes(std::nullopt, soon());
       expect.that(got && got->empty(), "recv_bytes() did not return the empty message");
       auto after = reader.poll();
       expect.that(after && !*after, "poll() returned true after the empty message was received");

@@ -13,8 +13,6 @@ void with_pipe(Expect& expect, bool duplex, const std::function<void(Connection&
   body(*ends->first, *ends->second);
 }
 
-constexpr auto kPatience = std::chrono::seconds(5);
-
 // The largest message a single process may send to itself before receiving:
 // the buffering the adapter promises, less room for a second small message.
 std::int64_t self_message_limit() {
@@ -63,7 +61,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, ReceiveWithMaxlength, "pipe.recv.maxlengt
       with_pipe(expect, duplex, [&](Connection& reader, Connection& writer) {
         auto message = fixtures::make_payload(5, static_cast<std::size_t>(length));
         expect.ok(writer.send_bytes(message), "send_bytes");
-        auto got = reader.recv_bytes(maxlength, Deadline::after(kPatience));
+        auto got = reader.recv_bytes(maxlength, soon());
         if (length <= maxlength) {
           expect.that(got && *got == message, "a message of " + std::to_string(length) +
                                                   " bytes was not returned with maxlength " + std::to_string(maxlength));
@@ -76,7 +74,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, ReceiveWithMaxlength, "pipe.recv.maxlengt
                          "recv_bytes after message_too_large (duplex)");
           auto reply = fixtures::make_payload(6, 10);
           expect.ok(reader.send_bytes(reply), "send_bytes after message_too_large (duplex)");
-          auto back = writer.recv_bytes(std::nullopt, Deadline::after(kPatience));
+          auto back = writer.recv_bytes(std::nullopt, soon());
           expect.that(back && *back == reply, "the reply sent after message_too_large did not arrive");
         } else {
           expect.that(reader.closed(), "the simplex end is not closed after message_too_large");
@@ -102,9 +100,9 @@ IPCC_CONFORMANCE_TEST(PipeConformance, ReceiveNegativeMaxlength, "pipe.recv.maxl
       with_pipe(expect, duplex, [&](Connection& reader, Connection& writer) {
         auto message = fixtures::make_payload(8, static_cast<std::size_t>(length));
         expect.ok(writer.send_bytes(message), "send_bytes");
-        expect.outcome(reader.recv_bytes(maxlength, Deadline::after(kPatience)), errc::invalid_argument,
+        expect.outcome(reader.recv_bytes(maxlength, soon()), errc::invalid_argument,
                        "recv_bytes(maxlength=" + std::to_string(maxlength) + ")");
-        auto got = reader.recv_bytes(std::nullopt, Deadline::after(kPatience));
+        auto got = reader.recv_bytes(std::nullopt, soon());
         expect.that(got && *got == message, "the message did not survive a refused recv_bytes");
       });
     });
@@ -126,7 +124,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, ReceiveIntoAtOffset, "pipe.recv-into.offs
         auto original = fixtures::make_payload(12, static_cast<std::size_t>(buffer_size));
         Bytes buffer = original;
         expect.ok(writer.send_bytes(message), "send_bytes");
-        auto got = reader.recv_bytes_into(buffer, offset, Deadline::after(kPatience));
+        auto got = reader.recv_bytes_into(buffer, offset, soon());
         if (!expect.ok(got, "recv_bytes_into")) return;
         expect.that(*got == length, "recv_bytes_into returned " + std::to_string(*got) + ", not " +
                                         std::to_string(length));
@@ -154,9 +152,9 @@ IPCC_CONFORMANCE_TEST(PipeConformance, ReceiveIntoBadOffset, "pipe.recv-into.off
         auto message = fixtures::make_payload(13, 40);
         expect.ok(writer.send_bytes(message), "send_bytes");
         Bytes buffer(static_cast<std::size_t>(buffer_size));
-        expect.outcome(reader.recv_bytes_into(buffer, offset, Deadline::after(kPatience)),
+        expect.outcome(reader.recv_bytes_into(buffer, offset, soon()),
                        errc::invalid_argument, "recv_bytes_into(offset=" + std::to_string(offset) + ")");
-        auto got = reader.recv_bytes(std::nullopt, Deadline::after(kPatience));
+        auto got = reader.recv_bytes(std::nullopt, soon());
         expect.that(got && *got == message, "the message did not survive a refused recv_bytes_into");
       });
     });
@@ -182,7 +180,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, ReceiveIntoTooShort, "pipe.recv-into.too-
         expect.ok(writer.send_bytes(next), "send_bytes");
         auto original = fixtures::make_payload(16, static_cast<std::size_t>(buffer_size));
         Bytes buffer = original;
-        auto got = reader.recv_bytes_into(buffer, offset, Deadline::after(kPatience));
+        auto got = reader.recv_bytes_into(buffer, offset, soon());
         expect.outcome(got, errc::buffer_too_short, "recv_bytes_into with too little room");
         if (!got && got.error().code == errc::buffer_too_short) {
           expect.that(got.error().message == message, "buffer_too_short does not carry the whole message (" +
@@ -190,7 +188,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, ReceiveIntoTooShort, "pipe.recv-into.too-
                                                           std::to_string(length) + " bytes)");
         }
         expect.that(buffer == original, "recv_bytes_into changed the buffer although the message did not fit");
-        auto after = reader.recv_bytes(std::nullopt, Deadline::after(kPatience));
+        auto after = reader.recv_bytes(std::nullopt, soon());
         expect.that(after && *after == next, "the message after buffer_too_short was not received normally");
       });
     });
@@ -220,12 +218,12 @@ IPCC_CONFORMANCE_TEST(PipeConformance, SendByteRanges, "pipe.send.range") {
         if (!valid) {
           expect.outcome(sent, errc::invalid_argument, call);
         } else if (expect.ok(sent, call)) {
-          auto got = reader.recv_bytes(std::nullopt, Deadline::after(kPatience));
+          auto got = reader.recv_bytes(std::nullopt, soon());
           const auto count = with_size ? size : length - offset;
           Bytes slice(buffer.begin() + offset, buffer.begin() + offset + count);
           expect.that(got && *got == slice, call + " did not send exactly that slice");
         }
-        auto first = reader.recv_bytes(std::nullopt, Deadline::after(kPatience));
+        auto first = reader.recv_bytes(std::nullopt, soon());
         expect.that(first && *first == marker, call + ": something other than the marker followed");
       });
     });

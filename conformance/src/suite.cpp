@@ -112,6 +112,8 @@ IsolatedResult run_isolated(const std::function<void(Expect&)>& body, std::chron
   return result;
 }
 
+Deadline soon() { return Deadline::after(fixtures::timing::scaled(std::chrono::seconds(1))); }
+
 void expect_isolated(const std::function<void(Expect&)>& body, std::chrono::milliseconds limit) {
   auto result = run_isolated(body, limit);
   if (result.verdict != Verdict::pass) {

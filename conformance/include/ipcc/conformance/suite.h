@@ -119,6 +119,11 @@ struct IsolatedResult {
 IsolatedResult run_isolated(const std::function<void(Expect&)>& body,
                             std::chrono::milliseconds limit = std::chrono::milliseconds(5000));
 
+// The deadline for receiving, in an isolated check, a message the same
+// process already sent: 1 s, scaled. A message that does not come is then a
+// prompt FAIL with its story, not a TIMEOUT of the whole check.
+Deadline soon();
+
 // Runs `body` isolated and reports its failures to GoogleTest.
 void expect_isolated(const std::function<void(Expect&)>& body,
                      std::chrono::milliseconds limit = std::chrono::milliseconds(5000));
