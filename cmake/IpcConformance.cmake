@@ -13,6 +13,8 @@
 # per conformance test, named <adapter>.<Suite>.<Test>, labelled
 # "conformance;<adapter>". Results go to ${IPCC_RESULTS_DIR} (default:
 # <build>/ipcc-results) as <adapter>.tsv for the matrix report.
+include_guard(GLOBAL)
+
 function(ipcc_add_conformance_test)
   cmake_parse_arguments(ARG "" "NAME;ADAPTER;HEADER;FACTORY;EXPECTATIONS" "LIBRARIES;LABELS" ${ARGN})
   foreach(required NAME ADAPTER HEADER FACTORY)
@@ -38,9 +40,14 @@ endfunction()
 # ipcc_discover_conformance_tests(<target> <adapter> <expectations-file> <labels> [extra args...])
 # Registers a conformance executable's tests with CTest for one adapter.
 function(ipcc_discover_conformance_tests target adapter expectations labels)
+  # gtest_discover_tests() needs a variable include(GoogleTest) sets in the
+  # including scope; a project that got this file through FetchContent or
+  # add_subdirectory would not have it, so include it here.
+  include(GoogleTest)
   if(NOT IPCC_RESULTS_DIR)
     set(IPCC_RESULTS_DIR "${CMAKE_BINARY_DIR}/ipcc-results")
   endif()
+  file(MAKE_DIRECTORY "${IPCC_RESULTS_DIR}")
   set(args "--ipcc-adapter=${adapter}" "--ipcc-results=${IPCC_RESULTS_DIR}" ${ARGN})
   if(expectations)
     get_filename_component(expectations "${expectations}" ABSOLUTE)
