@@ -163,6 +163,10 @@ std::string json_escape(const std::string& text) {
 int matrix(const std::map<std::string, std::string>& options) {
   const auto clauses = read_clauses(options.at("--spec"));
   const auto results = read_results(options.at("--results"));
+  if (results.empty()) {
+    throw BadInput("no results in " + options.at("--results") +
+                   ": no conformance test ran (or none was given --ipcc-results)");
+  }
   std::set<std::string> adapter_set;
   std::map<std::pair<std::string, std::string>, Cell> cells;  // (clause, adapter)
   int unexpected = 0;

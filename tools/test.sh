@@ -1,0 +1,34 @@
+#!/bin/sh
+# test.sh: the project's own tests. Installs what is missing, builds
+# everything and runs every CTest test: unit tests of the harness, checkers,
+# tooling and reference; the conformance suite on the bundled adapters; the
+# proof that every clause's tests fail on a faulty variant; traceability; and
+# the package consumer example (installed and through FetchContent).
+#   tools/test.sh              into ./build (or $IPCC_BUILD_DIR)
+#   tools/test.sh --sanitize   AddressSanitizer + UBSan build into ./build-asan
+#                              (unit, bundled conformance and faulty tests)
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/tools/ensure-deps.sh"
+if [ "${1:-}" = "--sanitize" ]; then
+  build=${IPCC_BUILD_DIR:-$root/build-asan}
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DIPCC_SANITIZE=ON \
+    -DIPCC_BUILD_BENCH=OFF -DIPCC_INSTALL=OFF
+  labels="unit|bundled|faulty"
+  # Sanitizers slow everything down; stretch every harness deadline alike.
+  export IPCC_TIMEOUT_MULTIPLIER=${IPCC_TIMEOUT_MULTIPLIER:-4}
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+else
+  build=${IPCC_BUILD_DIR:-$root/build}
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIPCC_INSTALL=ON
+  labels=""
+fi
+cmake --build "$build" -j2
+rm -rf "$build/ipcc-results" "$build/ipcc-results-faulty"
+mkdir -p "$build/ipcc-results" "$build/ipcc-results-faulty"
+if [ -n "$labels" ]; then
+  ctest --test-dir "$build" -j2 --output-on-failure --no-tests=error -L "$labels"
+else
+  ctest --test-dir "$build" -j2 --output-on-failure --no-tests=error
+fi
