@@ -5,8 +5,8 @@
 namespace ipcc::conformance::pipe {
 namespace {
 
-bool has_duplex() { return capabilities().pipe.duplex; }
-bool has_simplex() { return capabilities().pipe.simplex; }
+bool has_duplex() { return capabilities().pipe.duplex_pipes; }
+bool has_simplex() { return capabilities().pipe.simplex_pipes; }
 
 std::vector<bool> pipe_kinds() {
   std::vector<bool> kinds;

@@ -212,7 +212,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, SendWithoutReaderIsBrokenPipe, "pipe.peer
 // first; then the outcome the adapter declares (eof or connection_reset),
 // then eof; sending to it reports broken_pipe.
 IPCC_CONFORMANCE_TEST(PipeConformance, DuplexPeerClosedWithUnreadData, "pipe.peer-gone.duplex-unread") {
-  IPCC_REQUIRE(capabilities().pipe.duplex, "duplex_pipes");
+  IPCC_REQUIRE(capabilities().pipe.duplex_pipes, "duplex_pipes");
   check_property(10, [] {
     const auto start = *start_method_choice();
     const auto unread = *rc::gen::resize(5, rc::gen::nonEmpty(rc::gen::container<std::vector<std::int64_t>>(message_size(2000))));

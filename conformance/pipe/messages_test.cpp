@@ -59,7 +59,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, ZeroLengthMessages, "pipe.message.zero-le
   });
   expect_isolated([](Expect& expect) {
     for (bool duplex : {false, true}) {
-      if (duplex ? !capabilities().pipe.duplex : !capabilities().pipe.simplex) continue;
+      if (duplex ? !capabilities().pipe.duplex_pipes : !capabilities().pipe.simplex_pipes) continue;
       auto ends = backend().make_pipe(duplex);
       if (!expect.ok(ends, "make_pipe")) return;
       auto& reader = *ends->first;
@@ -83,7 +83,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, LargeMessages, "pipe.message.large") {
   IPCC_REQUIRE(limit >= (64ll << 20), "max_message_bytes >= 64 MiB");
   // The sizes the clause names, on every kind of Pipe, every time.
   for (bool duplex : {false, true}) {
-    if (duplex ? !capabilities().pipe.duplex : !capabilities().pipe.simplex) continue;
+    if (duplex ? !capabilities().pipe.duplex_pipes : !capabilities().pipe.simplex_pipes) continue;
     StreamCase fixed;
     fixed.duplex = duplex;
     fixed.start = supported_start_methods().front();

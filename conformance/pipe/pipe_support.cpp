@@ -111,8 +111,8 @@ rc::Gen<std::int64_t> message_size(std::int64_t max_bytes) {
 
 rc::Gen<bool> duplex_choice() {
   const auto& caps = capabilities().pipe;
-  if (caps.duplex && caps.simplex) return rc::gen::arbitrary<bool>();
-  return rc::gen::just(caps.duplex);
+  if (caps.duplex_pipes && caps.simplex_pipes) return rc::gen::arbitrary<bool>();
+  return rc::gen::just(caps.duplex_pipes);
 }
 
 rc::Gen<StartMethod> start_method_choice() {

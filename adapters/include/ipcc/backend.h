@@ -37,11 +37,11 @@ enum class StartMethod { fork, spawn };
 
 // What the spec leaves to the implementation, for Pipe/Connection.
 struct PipeCapabilities {
-  bool duplex = true;   // Pipe(duplex=true) is available (`pipe.ends.duplex`)
-  bool simplex = true;  // Pipe(duplex=false) is available
+  bool duplex_pipes = true;   // Pipe(duplex=true) is available (`pipe.ends.duplex`)
+  bool simplex_pipes = true;  // Pipe(duplex=false) is available
   // Largest message accepted; larger ones are refused with message_too_large.
-  // spec/pipe.md requires at least 64 MiB. 0 means "no limit but memory".
-  std::uint64_t max_message_bytes = 0;
+  // spec/pipe.md requires at least 64 MiB.
+  std::uint64_t max_message_bytes = std::uint64_t{64} << 20;
   // Bytes a sender may write with nobody receiving before it blocks, at
   // least; the suite sends no more than this when it expects no blocking.
   std::uint64_t min_buffer_bytes = 4096;
