@@ -29,6 +29,8 @@ std::vector<Violation> reader_reaches_eof(const RunResult& run, std::uint32_t re
 // promises, do not block the sender and are all delivered later.
 IPCC_CONFORMANCE_TEST(PipeConformance, SendsBufferedBeforeReceive, "pipe.buffering.before-recv") {
   const auto& caps = capabilities().pipe;
+  ASSERT_GE(caps.min_buffer_bytes, 4096u) << "declared min_buffer_bytes is below the spec's floor";
+  ASSERT_GE(caps.min_buffered_messages, 16u) << "declared min_buffered_messages is below the spec's floor";
   check_property(15, [&caps] {
     StreamCase c = *stream_case(static_cast<int>(caps.min_buffered_messages),
                                 message_size(static_cast<std::int64_t>(caps.min_buffer_bytes)));
@@ -159,13 +161,17 @@ IPCC_CONFORMANCE_TEST(PipeConformance, DescriptorExhaustion, "pipe.resources.fd-
       expect.that(after_failure == before_failure,
                   kind + ": the failed creation changed the descriptor table (" + std::to_string(before_failure.size()) +
                       " open before, " + std::to_string(after_failure.size()) + " after)");
+      // Objects are destroyed with the limit restored: destructors (and
+      // sanitizer runtimes) may need a descriptor of their own.
+      ::setrlimit(RLIMIT_NOFILE, &saved);
       if (!made.empty()) {
         made.pop_back();
+        ::setrlimit(RLIMIT_NOFILE, &lowered);
         auto again = backend().make_pipe(duplex);
+        ::setrlimit(RLIMIT_NOFILE, &saved);
         expect.that(again.has_value(), kind + ": creation failed again after a Pipe was closed");
       }
       made.clear();
-      ::setrlimit(RLIMIT_NOFILE, &saved);
       expect.that(open_fds() == initial, kind + ": descriptors remain after every Pipe was destroyed");
     });
   }

@@ -73,6 +73,16 @@ std::vector<Record> records_of(const RunResult& run, std::uint32_t p, std::uint3
   return found;
 }
 
+std::optional<Record> first_record(const RunResult& run, std::uint32_t p, std::uint32_t op) {
+  auto found = records_of(run, p, op);
+  return found.empty() ? std::nullopt : std::optional(found.front());
+}
+
+std::optional<Record> final_record(const RunResult& run, std::uint32_t p, std::uint32_t op) {
+  auto found = records_of(run, p, op);
+  return found.empty() ? std::nullopt : std::optional(found.back());
+}
+
 std::optional<Record> last_record(const RunResult& run, std::uint32_t p) {
   if (p >= run.history.by_process.size() || run.history.by_process[p].empty()) return std::nullopt;
   return run.history.by_process[p].back();

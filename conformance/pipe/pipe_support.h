@@ -52,6 +52,9 @@ Scenario writer_reader(bool duplex, StartMethod start, std::vector<Op> writer_op
 
 // The records of process `p` for op `op` (several for recv_until_end).
 std::vector<Record> records_of(const RunResult& run, std::uint32_t p, std::uint32_t op);
+// The first / last record of process p for op `op`, or nullopt.
+std::optional<Record> first_record(const RunResult& run, std::uint32_t p, std::uint32_t op);
+std::optional<Record> final_record(const RunResult& run, std::uint32_t p, std::uint32_t op);
 // The last record of process p, or nullopt.
 std::optional<Record> last_record(const RunResult& run, std::uint32_t p);
 // The controller's record of step `index`.

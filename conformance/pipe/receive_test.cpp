@@ -40,8 +40,8 @@ IPCC_CONFORMANCE_TEST(PipeConformance, ReceiveBlocksUntilMessage, "pipe.recv.blo
       if (!blocked || !blocked->completed) {
         found.push_back({"pipe.recv.blocks", "recv_bytes returned before any message was sent"});
       }
-      auto got = records_of(run, 1, 0);
-      auto more = expect_outcome(got.empty() ? std::nullopt : std::optional(got.front()), errc::ok,
+      auto got = first_record(run, 1, 0);
+      auto more = expect_outcome(got, errc::ok,
                                  "pipe.recv.blocks", "p1#0 recv_bytes");
       found.insert(found.end(), more.begin(), more.end());
       return found;

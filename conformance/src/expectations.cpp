@@ -12,7 +12,7 @@ Expectations Expectations::parse(std::istream& in, const std::string& source) {
   int number = 0;
   while (std::getline(in, line)) {
     ++number;
-    if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+    if (auto first = line.find_first_not_of(" \t"); first != std::string::npos && line[first] == '#') continue;
     std::istringstream fields(line);
     Expectation entry;
     std::string verdicts;
@@ -32,7 +32,11 @@ Expectations Expectations::parse(std::istream& in, const std::string& source) {
       }
       if (!parse_verdict(word, verdict)) {
         throw std::invalid_argument(where + "unknown verdict '" + word +
-                                    "' (use PASS, FAIL, UNSUPPORTED, TIMEOUT, CRASH, BROKEN or ANY)");
+                                    "' (use PASS, FAIL, UNSUPPORTED, TIMEOUT, CRASH or ANY)");
+      }
+      if (verdict == Verdict::broken) {
+        throw std::invalid_argument(where + "BROKEN cannot be expected: it is a harness failure, "
+                                    "not an adapter's behaviour (spec/README.md, Verdicts)");
       }
       entry.verdicts.push_back(verdict);
       if (bar == std::string::npos) break;

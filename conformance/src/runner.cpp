@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -194,6 +195,16 @@ int run_main(int argc, char** argv, const std::vector<AdapterEntry>& catalog) {
     return 2;
   }
   state.capabilities = state.backend->capabilities();
+  if (!state.capabilities.fork && !state.capabilities.spawn) {
+    std::fprintf(stderr, "ipcc: adapter '%s' declares no start method (fork or spawn); spec/README.md requires one\n",
+                 chosen->name.c_str());
+    return 2;
+  }
+  if (!state.capabilities.pipe.duplex_pipes && !state.capabilities.pipe.simplex_pipes) {
+    std::fprintf(stderr, "ipcc: adapter '%s' declares no pipe kind (duplex or simplex); spec/README.md requires one\n",
+                 chosen->name.c_str());
+    return 2;
+  }
 
   if (fixtures::is_worker_invocation(argc, argv)) return fixtures::worker_main(argc, argv, *state.backend);
 
@@ -226,12 +237,15 @@ int run_main(int argc, char** argv, const std::vector<AdapterEntry>& catalog) {
       std::fprintf(stderr, "ipcc: the manifest %s targets no test\n", options.expectations.c_str());
       return 2;
     }
-    const std::string current = ::testing::GTEST_FLAG(filter);
-    // Keep an explicit --gtest_filter (e.g. one test from ctest) and narrow it.
-    if (current == "*") ::testing::GTEST_FLAG(filter) = filter;
+    // An explicit --gtest_filter (one test, from ctest) is kept as it is.
+    if (::testing::GTEST_FLAG(filter) == "*") ::testing::GTEST_FLAG(filter) = filter;
   }
   std::string results_path;
-  if (!options.results_dir.empty()) results_path = options.results_dir + "/" + state.adapter + ".tsv";
+  if (!options.results_dir.empty()) {
+    std::error_code ignored;
+    std::filesystem::create_directories(options.results_dir, ignored);
+    results_path = options.results_dir + "/" + state.adapter + ".tsv";
+  }
   auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
   auto* listener = new VerdictListener(manifest ? &*manifest : nullptr, results_path);
   listeners.Append(listener);  // owned by GoogleTest

@@ -57,11 +57,19 @@ TEST(Expectations, AlternativesAcceptEither) {
 TEST(Expectations, BadManifestsNameTheLine) {
   EXPECT_EQ(parse_error("\na.b.c\n"), "m.txt:2: expected '<key> <VERDICT> <reason>', got only 'a.b.c'");
   EXPECT_EQ(parse_error("a.b.c PASSED why\n"),
-            "m.txt:1: unknown verdict 'PASSED' (use PASS, FAIL, UNSUPPORTED, TIMEOUT, CRASH, BROKEN or ANY)");
+            "m.txt:1: unknown verdict 'PASSED' (use PASS, FAIL, UNSUPPORTED, TIMEOUT, CRASH or ANY)");
+  EXPECT_EQ(parse_error("a.b.c BROKEN harness\n"),
+            "m.txt:1: BROKEN cannot be expected: it is a harness failure, not an adapter's behaviour "
+            "(spec/README.md, Verdicts)");
   EXPECT_EQ(parse_error("a.b.c FAIL\n"), "m.txt:1: entry for 'a.b.c' gives no reason");
   EXPECT_EQ(parse_error("a.b.c FAIL one\na.b.c PASS two\n"), "m.txt:2: 'a.b.c' is already listed on line 1");
   EXPECT_EQ(parse_error("a.b.c FAIL|| x\n"),
-            "m.txt:1: unknown verdict '' (use PASS, FAIL, UNSUPPORTED, TIMEOUT, CRASH, BROKEN or ANY)");
+            "m.txt:1: unknown verdict '' (use PASS, FAIL, UNSUPPORTED, TIMEOUT, CRASH or ANY)");
+}
+
+TEST(Expectations, ReasonsMayContainHashes) {
+  auto m = parse("  # a comment line\na.b.c FAIL upstream issue #12, see https://example.org/x#frag\n");
+  EXPECT_EQ(m.find("S.T", {"a.b.c"})->reason, "upstream issue #12, see https://example.org/x#frag");
 }
 
 TEST(Expectations, UnreadableFileIsAnError) {

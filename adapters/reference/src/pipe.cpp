@@ -202,6 +202,7 @@ class FramedConnection final : public Connection {
   Result<Bytes> do_recv_bytes(std::optional<std::int64_t> maxlength, Deadline deadline) override {
     if (auto usable = check_receivable(); !usable) return fail(std::move(usable).error());
     if (maxlength && *maxlength < 0) return fail(errc::invalid_argument, 0, "negative maxlength");
+    if (broken_) return broken_failure();
     auto length = read_header(deadline);
     if (!length) return fail(std::move(length).error());
     if (maxlength && *length > static_cast<std::uint64_t>(*maxlength)) {
@@ -228,6 +229,7 @@ class FramedConnection final : public Connection {
     if (static_cast<std::uint64_t>(offset) > buffer.size()) {
       return fail(errc::invalid_argument, 0, "offset too large");
     }
+    if (broken_) return broken_failure();
     auto length = read_header(deadline);
     if (!length) return fail(std::move(length).error());
     const std::uint64_t space = buffer.size() - static_cast<std::uint64_t>(offset);
@@ -260,11 +262,15 @@ class FramedConnection final : public Connection {
   }
 
  private:
+  // The checks before the arguments': closed, then direction.
   Result<void> check_receivable() const {
     if (closed()) return fail(errc::closed, 0, "handle is closed");
     if (!readable_) return fail(errc::wrong_direction, 0, "connection is write-only");
-    if (broken_) return fail(errc::broken, 0, "the stream is out of sync after a malformed frame");
     return ok();
+  }
+
+  static Failure broken_failure() {
+    return fail(errc::broken, 0, "the stream is out of sync after a malformed frame");
   }
 
   // CPython's rule for a message longer than allowed: the payload stays

@@ -7,9 +7,11 @@
 //
 // where <key> is a clause ID (pipe.eof.after-drain), a test name
 // (PipeConformance.EofAfterDrain) or `*` (every test not matched otherwise),
-// and VERDICT is PASS, FAIL, UNSUPPORTED, TIMEOUT, CRASH, BROKEN or ANY.
-// Several verdicts joined by '|' accept any of them (a known intermittent
-// result). '#' starts a comment; blank lines are ignored. A test name entry
+// and VERDICT is PASS, FAIL, UNSUPPORTED, TIMEOUT, CRASH or ANY (BROKEN is
+// a harness failure and can never be expected). Several verdicts joined by
+// '|' accept any of them (a known intermittent result). A line whose first
+// non-blank character is '#' is a comment, so a reason may contain '#'
+// ("upstream issue #12"); blank lines are ignored. A test name entry
 // wins over clause entries, which win over `*`. A test without any entry is
 // expected to PASS or be UNSUPPORTED.
 //
