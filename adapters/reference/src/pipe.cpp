@@ -1,6 +1,7 @@
 #include "ipcc/reference/pipe.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -18,6 +19,8 @@ namespace ipcc::reference {
 namespace {
 
 constexpr std::size_t kReadAheadBytes = 64 * 1024;
+// Frames up to PIPE_BUF are copied into one buffer and written at once.
+constexpr std::size_t kSmallFrameBytes = PIPE_BUF;
 // Payload remainders at least this large bypass the read-ahead buffer.
 constexpr std::size_t kDirectReadBytes = kReadAheadBytes / 2;
 constexpr std::string_view kTokenKind = "ipcc.reference.connection/1";
@@ -124,8 +127,10 @@ std::uint64_t load_be(const std::byte* in, int count) {
 
 class FramedConnection final : public Connection {
  public:
-  FramedConnection(int fd, bool readable, bool writable, bool socket, std::uint64_t max_bytes)
-      : fd_(fd), readable_(readable), writable_(writable), socket_(socket), max_(max_bytes) {}
+  FramedConnection(int fd, bool readable, bool writable, bool socket, std::uint64_t max_bytes,
+                   bool host_ignores_sigpipe = false)
+      : fd_(fd), readable_(readable), writable_(writable), socket_(socket), max_(max_bytes),
+        mask_sigpipe_(!socket && !host_ignores_sigpipe) {}
   ~FramedConnection() override { release(); }
 
   Result<void> close() override {
@@ -287,11 +292,20 @@ class FramedConnection final : public Connection {
 
   Result<void> write_frame(const std::byte* header, std::size_t header_bytes,
                            const std::byte* payload, std::uint64_t payload_bytes) {
+    // A small frame goes out as one contiguous buffer: one write(2), which
+    // on a pipe is atomic up to PIPE_BUF, and cheaper than writev.
+    std::byte small[kSmallFrameBytes];
     iovec parts[2] = {{const_cast<std::byte*>(header), header_bytes},
                       {const_cast<std::byte*>(payload), static_cast<std::size_t>(payload_bytes)}};
-    iovec* next = parts;
     int count = payload_bytes > 0 ? 2 : 1;
-    SigpipeBlocker blocker(!socket_);
+    if (header_bytes + payload_bytes <= kSmallFrameBytes) {
+      std::memcpy(small, header, header_bytes);
+      if (payload_bytes > 0) std::memcpy(small + header_bytes, payload, payload_bytes);
+      parts[0] = {small, header_bytes + static_cast<std::size_t>(payload_bytes)};
+      count = 1;
+    }
+    iovec* next = parts;
+    SigpipeBlocker blocker(mask_sigpipe_);
     while (count > 0) {
       ssize_t written;
       if (socket_) {
@@ -299,6 +313,8 @@ class FramedConnection final : public Connection {
         message.msg_iov = next;
         message.msg_iovlen = static_cast<std::size_t>(count);
         written = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
+      } else if (count == 1) {
+        written = ::write(fd_, next->iov_base, next->iov_len);
       } else {
         written = ::writev(fd_, next, count);
       }
@@ -416,6 +432,7 @@ class FramedConnection final : public Connection {
   bool writable_;
   bool socket_;
   std::uint64_t max_;
+  bool mask_sigpipe_;
   bool broken_ = false;
   std::unique_ptr<std::byte[]> ahead_;
   std::size_t begin_ = 0;
@@ -468,8 +485,9 @@ Result<PipeEnds> make_pipe(bool duplex, const PipeOptions& options) {
   if (made != 0) return io_failure(errno, duplex ? "socketpair" : "pipe2");
   const std::uint64_t max_bytes = options.max_message_bytes;
   PipeEnds ends;
-  ends.first = std::make_unique<FramedConnection>(fds[0], true, duplex, duplex, max_bytes);
-  ends.second = std::make_unique<FramedConnection>(fds[1], duplex, true, duplex, max_bytes);
+  const bool ignores = options.host_ignores_sigpipe;
+  ends.first = std::make_unique<FramedConnection>(fds[0], true, duplex, duplex, max_bytes, ignores);
+  ends.second = std::make_unique<FramedConnection>(fds[1], duplex, true, duplex, max_bytes, ignores);
   return ends;
 }
 

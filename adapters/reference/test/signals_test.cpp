@@ -288,6 +288,19 @@ TEST_P(Sigpipe, BlockedSigpipeIsNotLeftPendingBySend) {
 
 INSTANTIATE_TEST_SUITE_P(Kinds, Sigpipe, ::testing::Bool(), kind_name);
 
+// PipeOptions::host_ignores_sigpipe: with SIGPIPE ignored, as promised, a
+// send without reader still reports broken_pipe and leaves nothing pending.
+TEST_F(ReferencePipeTest, HostIgnoringSigpipeStillGetsBrokenPipe) {
+  SigpipeState state(SIG_IGN, /*blocked=*/false);
+  PipeOptions options;
+  options.host_ignores_sigpipe = true;
+  auto ends = make_pipe(false, options);
+  ASSERT_TRUE(ends);
+  (void)ends->first->close();
+  EXPECT_EQ(ends->second->send_bytes(as_bytes("nobody listens")).code(), errc::broken_pipe);
+  EXPECT_FALSE(sigpipe_pending());
+}
+
 // A SIGPIPE that was pending before the send is not the reference's to take.
 enum class EarlierSigpipe { thread_directed, process_directed };
 

@@ -22,7 +22,9 @@
 //
 // Signals: sending never raises SIGPIPE in the caller, whatever the process's
 // SIGPIPE disposition: sockets use MSG_NOSIGNAL; pipe writes block SIGPIPE for
-// the calling thread around the write and consume a SIGPIPE they caused.
+// the calling thread around the write and consume a SIGPIPE they caused
+// (unless PipeOptions::host_ignores_sigpipe says the process ignores it).
+// A frame of at most PIPE_BUF bytes is copied and written with one write(2).
 // EINTR and short reads/writes are retried.
 //
 // Safety: one Connection object per thread at a time (see ipcc/connection.h).
@@ -43,6 +45,13 @@ inline constexpr std::uint64_t kDefaultMaxMessageBytes = (std::uint64_t{1} << 32
 
 struct PipeOptions {
   std::uint64_t max_message_bytes = kDefaultMaxMessageBytes;
+  // Promise that this process ignores SIGPIPE for its whole life (CPython
+  // does so at start-up). Simplex sends then skip the two signal-mask system
+  // calls that otherwise keep a write to a pipe without reader from raising
+  // SIGPIPE; that is most of a small message's cost. If the promise is broken,
+  // such a write kills the process. Not carried across export/import: the
+  // importing process decides for itself. Default off.
+  bool host_ignores_sigpipe = false;
 };
 
 // make_pipe: creates a Pipe. Errors: resource_exhausted with errno
