@@ -181,7 +181,7 @@ class FaultyConnection final : public Connection {
       if (ready && !*ready) return Bytes{};
     }
     auto got = inner_->recv_bytes(maxlength, deadline);
-    return filter_received(std::move(got), deadline);
+    return filter_received(std::move(got));
   }
 
   Result<std::int64_t> do_recv_bytes_into(std::span<std::byte> buffer, std::int64_t offset,
@@ -261,7 +261,7 @@ class FaultyConnection final : public Connection {
     return std::nullopt;
   }
 
-  Result<Bytes> filter_received(Result<Bytes> got, Deadline deadline) {
+  Result<Bytes> filter_received(Result<Bytes> got) {
     if (got && defect_ == Defect::eof_on_first_close &&
         std::equal(got->begin(), got->end(), as_bytes(kEndMarker).begin(), as_bytes(kEndMarker).end())) {
       return fail(errc::eof, 0, "end of stream");
@@ -270,7 +270,6 @@ class FaultyConnection final : public Connection {
     if (!got && got.error().code == errc::truncated && defect_ == Defect::truncated_as_eof) {
       return fail(errc::eof, 0, "end of stream");
     }
-    (void)deadline;
     return got;
   }
 
