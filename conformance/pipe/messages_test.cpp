@@ -31,7 +31,8 @@ IPCC_CONFORMANCE_TEST(PipeConformance, MessageNoLoss, "pipe.message.no-loss") {
   check_property(25, [] {
     const StreamCase c = *stream_case(60, message_size(2048));
     const bool reader_late = *rc::gen::arbitrary<bool>();
-    replay_cached_failure(c);
+    const auto key = std::make_pair(c, reader_late);
+    replay_cached_failure(key);
     Scenario scenario = stream_scenario(c);
     if (reader_late) {
       auto& reader = scenario.processes[1].ops;
@@ -45,7 +46,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, MessageNoLoss, "pipe.message.no-loss") {
              c.sizes.size() <= capabilities().pipe.min_buffered_messages);
     }
     RC_TAG(reader_late ? "reader starts late" : "reader concurrent");
-    fail_case_if(c, run_pipe_case(scenario));
+    fail_case_if(key, run_pipe_case(scenario));
   });
 }
 

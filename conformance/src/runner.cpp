@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -14,6 +15,7 @@
 #include "ipcc/conformance/suite.h"
 #include "ipcc/fixtures/executor.h"
 #include "ipcc/fixtures/timing.h"
+#include "ipcc/fixtures/watchdog.h"
 #include "runner_state.h"
 
 namespace ipcc::conformance {
@@ -74,6 +76,43 @@ std::string join(const std::vector<std::string>& items, const char* separator) {
   return text;
 }
 
+// What the watchdog does if the test process itself hangs in adapter code:
+// the TIMEOUT result of the running test, prepared when it started, is
+// appended and the process exits with the status the manifest implies.
+struct PreparedTimeout {
+  char results_path[4096] = {};
+  char line[4096] = {};
+  char message[1024] = {};
+  int exit_code = 1;
+};
+PreparedTimeout g_timeout;
+
+void on_watchdog() noexcept {
+  if (g_timeout.results_path[0] != '\0') {
+    int fd = ::open(g_timeout.results_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      (void)!::write(fd, g_timeout.line, std::strlen(g_timeout.line));
+      ::close(fd);
+    }
+  }
+  (void)!::write(1, g_timeout.message, std::strlen(g_timeout.message));
+  ::_exit(g_timeout.exit_code);
+}
+
+void copy_text(char* out, std::size_t size, const std::string& text) {
+  const std::size_t n = std::min(size - 1, text.size());
+  std::memcpy(out, text.data(), n);
+  out[n] = '\0';
+}
+
+// Tabs and newlines would break the results TSV.
+std::string one_field(std::string text) {
+  for (char& c : text) {
+    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+  }
+  return text;
+}
+
 // Records verdicts, compares them with the manifest and writes results.
 class VerdictListener : public ::testing::EmptyTestEventListener {
  public:
@@ -82,12 +121,17 @@ class VerdictListener : public ::testing::EmptyTestEventListener {
 
   void OnTestStart(const ::testing::TestInfo& info) override {
     internal::state().noted_verdict = Verdict::pass;
-    const auto& clauses = clauses_of(name_of(info));
+    const std::string test = name_of(info);
+    const auto& clauses = clauses_of(test);
     if (!clauses.empty()) ::testing::Test::RecordProperty("clause", join(clauses, " "));
     ::testing::Test::RecordProperty("adapter", adapter_name());
+    prepare_timeout(test, clauses);
+    // Far above any case deadline: only a hang in the test process reaches it.
+    watchdog_.emplace(fixtures::timing::scaled(std::chrono::seconds(500)));
   }
 
   void OnTestEnd(const ::testing::TestInfo& info) override {
+    watchdog_.reset();
     const std::string test = name_of(info);
     const auto& clauses = clauses_of(test);
     const auto* result = info.result();
@@ -100,12 +144,7 @@ class VerdictListener : public ::testing::EmptyTestEventListener {
     const Expectation* entry = manifest_ ? manifest_->find(test, clauses) : nullptr;
     const bool accepted = manifest_ ? manifest_->accepts(test, clauses, verdict)
                                     : verdict == Verdict::pass || verdict == Verdict::unsupported;
-    std::string expected = "PASS";
-    if (entry) {
-      expected.clear();
-      for (auto v : entry->verdicts) expected += (expected.empty() ? "" : "|") + std::string(to_string(v));
-      if (entry->verdicts.empty()) expected = "ANY";
-    }
+    const std::string expected = expected_text(entry);
     const std::string reason = entry ? entry->reason : "";
     if (!accepted) {
       ++unexpected_;
@@ -125,6 +164,34 @@ class VerdictListener : public ::testing::EmptyTestEventListener {
   int exit_code() const { return unexpected_ == 0 ? 0 : 1; }
 
  private:
+  std::string expected_text(const Expectation* entry) const {
+    if (!entry) return "PASS";
+    if (entry->verdicts.empty()) return "ANY";
+    std::string text;
+    for (auto v : entry->verdicts) text += (text.empty() ? "" : "|") + std::string(to_string(v));
+    return text;
+  }
+
+  void prepare_timeout(const std::string& test, const std::vector<std::string>& clauses) {
+    const Expectation* entry = manifest_ ? manifest_->find(test, clauses) : nullptr;
+    const bool accepted = manifest_ && manifest_->accepts(test, clauses, Verdict::timeout);
+    copy_text(g_timeout.results_path, sizeof g_timeout.results_path, results_path_);
+    copy_text(g_timeout.line, sizeof g_timeout.line,
+              result_line(test, clauses, Verdict::timeout, expected_text(entry), accepted,
+                          entry ? entry->reason : ""));
+    copy_text(g_timeout.message, sizeof g_timeout.message,
+              "[ " + std::string(accepted ? "XFAIL      " : "UNEXPECTED ") + "] " + test +
+                  ": TIMEOUT (the test process was blocked in adapter code; watchdog)\n");
+    g_timeout.exit_code = accepted ? 0 : 1;
+    fixtures::set_watchdog_action(&on_watchdog);
+  }
+
+  std::string result_line(const std::string& test, const std::vector<std::string>& clauses, Verdict verdict,
+                          const std::string& expected, bool accepted, const std::string& reason) const {
+    return adapter_name() + "\t" + test + "\t" + join(clauses, ",") + "\t" + std::string(to_string(verdict)) +
+           "\t" + expected + "\t" + (accepted ? "ok" : "unexpected") + "\t" + one_field(reason) + "\n";
+  }
+
   static std::string name_of(const ::testing::TestInfo& info) {
     return std::string(info.test_suite_name()) + "." + info.name();
   }
@@ -132,9 +199,7 @@ class VerdictListener : public ::testing::EmptyTestEventListener {
   void append_result(const std::string& test, const std::vector<std::string>& clauses, Verdict verdict,
                      const std::string& expected, bool accepted, const std::string& reason) {
     if (results_path_.empty()) return;
-    std::string line = adapter_name() + "\t" + test + "\t" + join(clauses, ",") + "\t" +
-                       std::string(to_string(verdict)) + "\t" + expected + "\t" +
-                       (accepted ? "ok" : "unexpected") + "\t" + reason + "\n";
+    const std::string line = result_line(test, clauses, verdict, expected, accepted, reason);
     // One write(2) on an O_APPEND file: lines from tests run in parallel do
     // not interleave.
     int fd = ::open(results_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -151,6 +216,7 @@ class VerdictListener : public ::testing::EmptyTestEventListener {
   const Expectations* manifest_;
   std::string results_path_;
   int unexpected_ = 0;
+  std::optional<fixtures::WatchdogScope> watchdog_;
 };
 
 }  // namespace
@@ -187,6 +253,7 @@ int run_main(int argc, char** argv, const std::vector<AdapterEntry>& catalog) {
                  names.c_str());
     return 2;
   }
+  if (fixtures::is_worker_invocation(argc, argv)) return fixtures::worker_main(argc, argv, chosen->factory);
   auto& state = internal::state();
   state.adapter = chosen->name;
   state.backend = chosen->factory();
@@ -205,8 +272,6 @@ int run_main(int argc, char** argv, const std::vector<AdapterEntry>& catalog) {
                  chosen->name.c_str());
     return 2;
   }
-
-  if (fixtures::is_worker_invocation(argc, argv)) return fixtures::worker_main(argc, argv, *state.backend);
 
   std::optional<Expectations> manifest;
   if (!options.expectations.empty()) {

@@ -70,6 +70,7 @@ void note_verdict(Verdict verdict) {
   if (noted == Verdict::pass || noted == Verdict::fail) noted = verdict;
 }
 Verdict noted_verdict() { return internal::state().noted_verdict; }
+void set_case_verdict(Verdict verdict) { internal::state().noted_verdict = verdict; }
 
 void ConformanceTest::SetUp() { before_ = fixtures::take_snapshot(); }
 
@@ -107,6 +108,7 @@ IsolatedResult run_isolated(const std::function<void(Expect&)>& body, std::chron
     case fixtures::RunStatus::timeout: result.verdict = Verdict::timeout; break;
     case fixtures::RunStatus::crash: result.verdict = Verdict::crash; break;
     case fixtures::RunStatus::broken: result.verdict = Verdict::broken; break;
+    case fixtures::RunStatus::exited: result.verdict = Verdict::fail; break;
   }
   if (!run.note.empty()) result.report += std::string(to_string(result.verdict)) + ": " + run.note + "\n";
   return result;
@@ -139,6 +141,7 @@ CaseOutcome run_pipe_case(const fixtures::Scenario& scenario, const HistoryJudge
     case fixtures::RunStatus::timeout: outcome.verdict = Verdict::timeout; break;
     case fixtures::RunStatus::crash: outcome.verdict = Verdict::crash; break;
     case fixtures::RunStatus::broken: outcome.verdict = Verdict::broken; break;
+    case fixtures::RunStatus::exited: outcome.verdict = Verdict::fail; break;
     case fixtures::RunStatus::completed:
       outcome.verdict = violations.empty() && leaked.empty() ? Verdict::pass : Verdict::fail;
       break;
@@ -217,8 +220,8 @@ void report_property_failure(const std::string& message) {
                    "prints at exit.";
 }
 
-std::map<std::string, std::string>& verdict_cache() {
-  static std::map<std::string, std::string> cache;
+std::map<std::string, std::pair<Verdict, std::string>>& verdict_cache() {
+  static std::map<std::string, std::pair<Verdict, std::string>> cache;
   return cache;
 }
 

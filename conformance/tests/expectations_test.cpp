@@ -44,6 +44,7 @@ TEST(Expectations, TestNameBeatsClauseBeatsWildcard) {
   EXPECT_EQ(m.find("S.U", {"a.b.c"})->reason, "hangs");
   EXPECT_EQ(m.find("S.U", {"q.r.s"})->reason, "anything goes");
   EXPECT_TRUE(m.accepts("S.U", {"q.r.s"}, Verdict::fail));
+  EXPECT_FALSE(m.accepts("S.U", {"q.r.s"}, Verdict::broken)) << "ANY never covers a harness failure";
   EXPECT_FALSE(m.targets("S.U", {"q.r.s"}));
 }
 

@@ -125,7 +125,7 @@ std::vector<ResultLine> read_results(const fs::path& dir) {
 
 // How bad a verdict is, for folding several tests of one clause into a cell.
 int severity(const std::string& verdict) {
-  static const std::map<std::string, int> order = {{"PASS", 0}, {"UNSUPPORTED", 1}, {"FAIL", 2},
+  static const std::map<std::string, int> order = {{"UNSUPPORTED", 0}, {"PASS", 1}, {"FAIL", 2},
                                                    {"TIMEOUT", 3}, {"CRASH", 4}, {"BROKEN", 5}};
   auto it = order.find(verdict);
   if (it == order.end()) throw BadInput("unknown verdict '" + verdict + "' in results");

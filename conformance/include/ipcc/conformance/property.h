@@ -34,7 +34,7 @@ rc::detail::TestParams property_params(int cases);
 std::string current_test_id();
 void report_property_failure(const std::string& message);
 // Remembers failure reports by printed case, per test.
-std::map<std::string, std::string>& verdict_cache();
+std::map<std::string, std::pair<Verdict, std::string>>& verdict_cache();
 }  // namespace internal
 
 // Fails the running RapidCheck case with `outcome`'s report (and remembers it
@@ -42,11 +42,11 @@ std::map<std::string, std::string>& verdict_cache();
 template <typename Case>
 void fail_case_if(const Case& generated, Verdict verdict, const std::string& report) {
   if (verdict == Verdict::pass) return;
-  note_verdict(verdict);
+  set_case_verdict(verdict);
   std::ostringstream key;
   rc::show(generated, key);
   const std::string text = std::string(to_string(verdict)) + " on adapter '" + adapter_name() + "'\n" + report;
-  internal::verdict_cache()[key.str()] = text;
+  internal::verdict_cache()[key.str()] = {verdict, text};
   RC_FAIL(text);
 }
 template <typename Case>
@@ -64,7 +64,10 @@ void replay_cached_failure(const Case& generated) {
   std::ostringstream key;
   rc::show(generated, key);
   auto& cache = internal::verdict_cache();
-  if (auto it = cache.find(key.str()); it != cache.end()) RC_FAIL(it->second);
+  if (auto it = cache.find(key.str()); it != cache.end()) {
+    set_case_verdict(it->second.first);
+    RC_FAIL(it->second.second);
+  }
 }
 
 template <typename Property>

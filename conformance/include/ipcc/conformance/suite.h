@@ -59,6 +59,9 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& registered_
 // BROKEN in reports); used when a case ended abnormally.
 void note_verdict(Verdict verdict);
 Verdict noted_verdict();
+// Sets the verdict outright: a property's verdict is the one of the case it
+// finally reports (the shrunk one), not the worst seen while shrinking.
+void set_case_verdict(Verdict verdict);
 
 // The fixture of every conformance test: leak snapshot before, comparison
 // after (a leak fails the test).
