@@ -87,6 +87,17 @@ void Expect::that(bool condition, const std::string& what) {
   if (!condition) failures_ += what + "\n";
 }
 
+namespace {
+
+// A plain (non-property) check's failure: its verdict and its story.
+void fail_test_if(Verdict verdict, const std::string& report) {
+  if (verdict == Verdict::pass) return;
+  note_verdict(verdict);
+  ADD_FAILURE() << to_string(verdict) << " on adapter '" << adapter_name() << "'\n" << report;
+}
+
+}  // namespace
+
 IsolatedResult run_isolated(const std::function<void(Expect&)>& body, std::chrono::milliseconds limit) {
   auto run = fixtures::run_isolated(
       [&body]() -> std::string {
@@ -118,11 +129,7 @@ Deadline soon() { return Deadline::after(fixtures::timing::scaled(std::chrono::s
 
 void expect_isolated(const std::function<void(Expect&)>& body, std::chrono::milliseconds limit) {
   auto result = run_isolated(body, limit);
-  if (result.verdict != Verdict::pass) {
-    note_verdict(result.verdict);
-    ADD_FAILURE() << to_string(result.verdict) << " (adapter " << adapter_name() << ")\n"
-                  << result.report;
-  }
+  fail_test_if(result.verdict, result.report);
 }
 
 CaseOutcome run_pipe_case(const fixtures::Scenario& scenario, const HistoryJudge& judge) {
@@ -167,11 +174,7 @@ CaseOutcome run_pipe_case(const fixtures::Scenario& scenario, const HistoryJudge
 
 void expect_pipe_case(const fixtures::Scenario& scenario, const HistoryJudge& judge) {
   auto outcome = run_pipe_case(scenario, judge);
-  if (outcome.verdict != Verdict::pass) {
-    note_verdict(outcome.verdict);
-    ADD_FAILURE() << to_string(outcome.verdict) << " on adapter '" << adapter_name() << "'\n"
-                  << outcome.report;
-  }
+  fail_test_if(outcome.verdict, outcome.report);
 }
 
 std::vector<StartMethod> supported_start_methods() {
