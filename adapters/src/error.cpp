@@ -23,6 +23,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::not_owner: return "not_owner";
     case errc::released_too_many_times: return "released_too_many_times";
     case errc::too_many_task_done: return "too_many_task_done";
+    case errc::serialization_failed: return "serialization_failed";
     case errc::broken: return "broken";
     case errc::unsupported: return "unsupported";
   }

@@ -44,16 +44,6 @@ Op close(std::uint16_t handle) {
   return op;
 }
 
-Op wait_gate() {
-  Op op;
-  op.kind = OpKind::wait_gate;
-  return op;
-}
-
-ControlStep step(ControlKind kind, std::uint32_t process, std::uint32_t op, std::uint32_t limit_ms) {
-  return ControlStep{kind, process, op, limit_ms};
-}
-
 Scenario writer_reader(bool duplex, StartMethod start, std::vector<Op> writer_ops,
                        std::vector<Op> reader_ops) {
   Scenario scenario;
@@ -62,48 +52,6 @@ Scenario writer_reader(bool duplex, StartMethod start, std::vector<Op> writer_op
   scenario.processes.push_back(ProcessPlan{{kSecond}, std::move(writer_ops)});
   scenario.processes.push_back(ProcessPlan{{kFirst}, std::move(reader_ops)});
   return scenario;
-}
-
-std::vector<Record> records_of(const RunResult& run, std::uint32_t p, std::uint32_t op) {
-  std::vector<Record> found;
-  if (p >= run.history.by_process.size()) return found;
-  for (const auto& r : run.history.by_process[p]) {
-    if (r.op == op && r.kind != OpKind::control) found.push_back(r);
-  }
-  return found;
-}
-
-std::optional<Record> first_record(const RunResult& run, std::uint32_t p, std::uint32_t op) {
-  auto found = records_of(run, p, op);
-  return found.empty() ? std::nullopt : std::optional(found.front());
-}
-
-std::optional<Record> final_record(const RunResult& run, std::uint32_t p, std::uint32_t op) {
-  auto found = records_of(run, p, op);
-  return found.empty() ? std::nullopt : std::optional(found.back());
-}
-
-std::optional<Record> last_record(const RunResult& run, std::uint32_t p) {
-  if (p >= run.history.by_process.size() || run.history.by_process[p].empty()) return std::nullopt;
-  return run.history.by_process[p].back();
-}
-
-std::optional<Record> control_record(const RunResult& run, std::uint32_t index) {
-  for (const auto& r : run.history.by_process.back()) {
-    if (r.kind == OpKind::control && r.op == index) return r;
-  }
-  return std::nullopt;
-}
-
-std::vector<Violation> expect_outcome(const std::optional<Record>& record, errc expected,
-                                      const std::string& clause, const std::string& what) {
-  if (!record) return {{clause, what + ": the operation never ran"}};
-  if (!record->completed) return {{clause, what + ": the operation never completed"}};
-  if (record->outcome != expected) {
-    return {{clause, what + ": expected " + std::string(to_string(expected)) + ", got " +
-                         std::string(to_string(record->outcome))}};
-  }
-  return {};
 }
 
 rc::Gen<std::int64_t> message_size(std::int64_t max_bytes) {
@@ -123,11 +71,6 @@ rc::Gen<bool> duplex_choice() {
   const auto& caps = capabilities().pipe;
   if (caps.duplex_pipes && caps.simplex_pipes) return rc::gen::arbitrary<bool>();
   return rc::gen::just(caps.duplex_pipes);
-}
-
-rc::Gen<StartMethod> start_method_choice() {
-  auto methods = supported_start_methods();
-  return rc::gen::sizedElementOf(methods);
 }
 
 void showValue(const StreamCase& c, std::ostream& os) {

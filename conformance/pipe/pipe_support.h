@@ -12,23 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "../common/case_support.h"
 #include "ipcc/conformance/property.h"
 #include "ipcc/conformance/suite.h"
 #include "ipcc/fixtures/payload.h"
 #include "ipcc/fixtures/scenario.h"
 
 namespace ipcc::conformance::pipe {
-
-using fixtures::ControlKind;
-using fixtures::ControlStep;
-using fixtures::kNoLimit;
-using fixtures::Op;
-using fixtures::OpKind;
-using fixtures::ProcessPlan;
-using fixtures::Record;
-using fixtures::RunResult;
-using fixtures::Scenario;
-using fixtures::Violation;
 
 class PipeConformance : public ConformanceTest {};
 
@@ -42,44 +32,23 @@ Op recv(std::uint16_t handle, std::int64_t wait_ns = kNoLimit, std::int64_t maxl
 Op recv_until_end(std::uint16_t handle);
 Op poll(std::uint16_t handle, std::int64_t wait_ns);
 Op close(std::uint16_t handle);
-Op wait_gate();
-
-ControlStep step(ControlKind kind, std::uint32_t process, std::uint32_t op = 0, std::uint32_t limit_ms = 0);
 
 // The scenario skeleton used by most stream tests: a writer process holding
 // the send end and a reader process holding the receive end.
 Scenario writer_reader(bool duplex, StartMethod start, std::vector<Op> writer_ops, std::vector<Op> reader_ops);
-
-// The records of process `p` for op `op` (several for recv_until_end).
-std::vector<Record> records_of(const RunResult& run, std::uint32_t p, std::uint32_t op);
-// The first / last record of process p for op `op`, or nullopt.
-std::optional<Record> first_record(const RunResult& run, std::uint32_t p, std::uint32_t op);
-std::optional<Record> final_record(const RunResult& run, std::uint32_t p, std::uint32_t op);
-// The last record of process p, or nullopt.
-std::optional<Record> last_record(const RunResult& run, std::uint32_t p);
-// The controller's record of step `index`.
-std::optional<Record> control_record(const RunResult& run, std::uint32_t index);
-
-// A Violation when the record's outcome is not `expected`.
-std::vector<Violation> expect_outcome(const std::optional<Record>& record, errc expected,
-                                      const std::string& clause, const std::string& what);
 
 // Sizes of ordinary messages: weighted toward the interesting edges (0, 1,
 // 7, 8, around PIPE_BUF minus the header, 16 KiB, 64 KiB) but up to
 // `max_bytes`. Shrinks toward 0.
 rc::Gen<std::int64_t> message_size(std::int64_t max_bytes = 256 * 1024);
 
-// The kinds of Pipe and start methods the adapter supports.
+// The kinds of Pipe the adapter supports.
 rc::Gen<bool> duplex_choice();
-rc::Gen<StartMethod> start_method_choice();
 
 // Largest capacity spec/pipe.md allows; a message above it must block a
 // sender that nobody reads from.
 inline constexpr std::int64_t kCapacityCeiling = 16 * 1024 * 1024;
 inline constexpr std::int64_t kOverCapacity = kCapacityCeiling + 4 * 1024 * 1024;
-
-// Milliseconds as the nanoseconds an Op takes.
-constexpr std::int64_t ms(std::int64_t milliseconds) { return milliseconds * 1'000'000; }
 
 // A generated two-party case; shown in counterexamples.
 struct StreamCase {

@@ -132,14 +132,20 @@ void expect_isolated(const std::function<void(Expect&)>& body, std::chrono::mill
   fail_test_if(result.verdict, result.report);
 }
 
-CaseOutcome run_pipe_case(const fixtures::Scenario& scenario, const HistoryJudge& judge) {
+namespace {
+
+using HistoryChecker = std::function<std::vector<fixtures::Violation>(const fixtures::Scenario&,
+                                                                      const fixtures::History&)>;
+
+CaseOutcome run_case(const fixtures::Scenario& scenario, const HistoryChecker& checker,
+                     const HistoryJudge& judge) {
   CaseOutcome outcome;
   auto before = fixtures::take_snapshot();
   fixtures::RunOptions options;
   options.adapter_name = adapter_name();
   outcome.run = fixtures::run_scenario(backend(), scenario, options);
   auto leaked = fixtures::leaks(before, fixtures::take_snapshot());
-  auto violations = fixtures::check_pipe_history(scenario, outcome.run.history);
+  auto violations = checker(scenario, outcome.run.history);
   if (judge) {
     auto more = judge(scenario, outcome.run);
     violations.insert(violations.end(), more.begin(), more.end());
@@ -172,8 +178,33 @@ CaseOutcome run_pipe_case(const fixtures::Scenario& scenario, const HistoryJudge
   return outcome;
 }
 
+}  // namespace
+
+CaseOutcome run_pipe_case(const fixtures::Scenario& scenario, const HistoryJudge& judge) {
+  return run_case(
+      scenario,
+      [](const fixtures::Scenario& s, const fixtures::History& h) { return fixtures::check_pipe_history(s, h); },
+      judge);
+}
+
+CaseOutcome run_queue_case(const fixtures::Scenario& scenario, const fixtures::QueueCheckOptions& checks,
+                           const HistoryJudge& judge) {
+  return run_case(
+      scenario,
+      [&checks](const fixtures::Scenario& s, const fixtures::History& h) {
+        return fixtures::check_queue_history(s, h, checks);
+      },
+      judge);
+}
+
 void expect_pipe_case(const fixtures::Scenario& scenario, const HistoryJudge& judge) {
   auto outcome = run_pipe_case(scenario, judge);
+  fail_test_if(outcome.verdict, outcome.report);
+}
+
+void expect_queue_case(const fixtures::Scenario& scenario, const fixtures::QueueCheckOptions& checks,
+                       const HistoryJudge& judge) {
+  auto outcome = run_queue_case(scenario, checks, judge);
   fail_test_if(outcome.verdict, outcome.report);
 }
 

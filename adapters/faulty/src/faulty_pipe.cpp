@@ -16,6 +16,7 @@
 #include <ctime>
 #include <optional>
 
+#include "faulty_queue.h"
 #include "ipcc/faulty/faulty.h"
 #include "ipcc/reference/pipe.h"
 
@@ -433,6 +434,10 @@ class FaultyBackend final : public Backend {
     return std::unique_ptr<Connection>(std::make_unique<FaultyConnection>(defect_, std::move(*imported), -1));
   }
 
+  // The defect is in the Pipe: queues are the reference's, unchanged.
+  Result<std::unique_ptr<Queue>> make_queue(const QueueOptions& options) override { return inner_->make_queue(options); }
+  Result<std::unique_ptr<Queue>> import_queue(const HandleToken& token) override { return inner_->import_queue(token); }
+
  private:
   std::string name_;
   Defect defect_;
@@ -493,6 +498,7 @@ const std::vector<Variant>& variants() {
       Defect defect = entry.defect;
       list.push_back({name, entry.text, [name, defect] { return std::make_unique<FaultyBackend>(name, defect); }});
     }
+    for (auto& variant : queue_variants()) list.push_back(std::move(variant));
     return list;
   }();
   return all;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "ipcc/connection.h"
+#include "ipcc/queue.h"
 #include "ipcc/result.h"
 
 namespace ipcc {
@@ -31,7 +32,7 @@ namespace ipcc {
 // The version of the adapter contract this header describes
 // (adapters/README.md). Bumped on any semantic change to the contract.
 inline constexpr int kContractVersionMajor = 0;
-inline constexpr int kContractVersionMinor = 1;
+inline constexpr int kContractVersionMinor = 2;
 
 enum class StartMethod { fork, spawn };
 
@@ -58,10 +59,68 @@ struct PipeCapabilities {
   std::uint32_t frame_header_bytes = 4;
 };
 
+// What processes that survive see after another process was SIGKILLed in the
+// middle of a queue operation (`queue.killed.consumer`,
+// `queue.killed.producer`).
+enum class KilledProcessEffect : std::uint8_t {
+  // The queue keeps working: every item but the one the killed process was
+  // moving is delivered exactly once, and every call keeps its deadline.
+  unaffected,
+  // Survivors' calls report `broken` within their deadlines; no item is
+  // fabricated or duplicated.
+  reports_broken,
+  // CPython's hazard: survivors' calls may block indefinitely, or report
+  // empty/full while items are present. Still no item is fabricated.
+  may_wedge,
+};
+
+// What put_encoded does when the encoder fails
+// (`queue.put.serialization-failure`).
+enum class SerializationFailureEffect : std::uint8_t {
+  reported_by_put,   // put_encoded returns serialization_failed; nothing is queued
+  dropped_silently,  // CPython Queue: put succeeds, the item is never delivered, its slot is freed
+};
+
+// Whether a process that put items nobody has taken yet can end
+// (`queue.flush.unconsumed-exit`).
+enum class UnconsumedExitEffect : std::uint8_t {
+  exits_at_once,        // it ends at once; its items stay in the queue
+  waits_for_consumers,  // CPython: its end waits until consumers made room for its buffered items
+};
+
+// What the spec leaves to the implementation, for Queue, SimpleQueue and
+// JoinableQueue (spec/queue.md). A kind left false is reported UNSUPPORTED.
+struct QueueCapabilities {
+  bool queue = false;
+  bool simple_queue = false;
+  bool joinable_queue = false;
+  // qsize() is implemented for queue and joinable_queue (CPython on macOS:
+  // false). simple_queue's qsize and full may always be unsupported.
+  bool qsize = true;
+  // After put returns, every process sees the item at once: empty() is false
+  // and get_nowait() succeeds (`queue.size.visibility`). CPython Queue: false
+  // (its feeder thread writes later); the spec then bounds the delay.
+  bool put_visible_at_once = false;
+  // Largest bounded maxsize accepted (CPython: SEM_VALUE_MAX).
+  std::int64_t max_maxsize = 2147483647;
+  // Largest item accepted; larger ones are refused with message_too_large.
+  // spec/queue.md requires at least 16 MiB.
+  std::uint64_t max_item_bytes = std::uint64_t{16} << 20;
+  // A queue holds at least this many item bytes at once (each item counted
+  // with 64 bytes of overhead); within it an unbounded queue never blocks or
+  // fails a put. Beyond it put may report resource_exhausted.
+  std::uint64_t min_storage_bytes = std::uint64_t{32} << 20;
+  SerializationFailureEffect serialization_failure = SerializationFailureEffect::reported_by_put;
+  UnconsumedExitEffect unconsumed_exit = UnconsumedExitEffect::exits_at_once;
+  KilledProcessEffect killed_consumer = KilledProcessEffect::unaffected;
+  KilledProcessEffect killed_producer = KilledProcessEffect::unaffected;
+};
+
 struct Capabilities {
   bool fork = true;   // primitives survive fork() and work in the child
   bool spawn = true;  // export/import to an exec'd process works
   PipeCapabilities pipe;
+  QueueCapabilities queue;
 };
 
 struct PipeEnds {
@@ -86,6 +145,21 @@ class Backend {
   // token's fds are already this process's descriptors. Errors:
   // invalid_argument (a token this adapter did not make); unsupported.
   virtual Result<std::unique_ptr<Connection>> import_connection(const HandleToken& token) = 0;
+
+  // make_queue: creates a Queue, SimpleQueue or JoinableQueue. Errors:
+  // invalid_argument (maxsize above max_maxsize, or non-zero for
+  // simple_queue); resource_exhausted; unsupported (the default).
+  virtual Result<std::unique_ptr<Queue>> make_queue(const QueueOptions& options) {
+    (void)options;
+    return fail(errc::unsupported);
+  }
+
+  // import_queue: re-attaches a queue exported by another process; as
+  // import_connection.
+  virtual Result<std::unique_ptr<Queue>> import_queue(const HandleToken& token) {
+    (void)token;
+    return fail(errc::unsupported);
+  }
 };
 
 using BackendFactory = std::function<std::unique_ptr<Backend>()>;

@@ -44,6 +44,7 @@ enum class errc {
   not_owner,                // RLock/Lock released by a process that does not own it
   released_too_many_times,  // BoundedSemaphore over-release, Lock.release() unlocked
   too_many_task_done,       // JoinableQueue.task_done() beyond the unfinished count
+  serialization_failed,     // pickle.PicklingError (or any error raised while pickling an item)
   broken,                   // the primitive is unusable (peer died mid-operation, bad frame)
   unsupported,              // the adapter does not implement this operation
 };

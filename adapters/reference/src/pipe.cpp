@@ -453,29 +453,6 @@ std::string_view field(std::string_view data, std::string_view key) {
   return {};
 }
 
-class ReferenceBackend final : public Backend {
- public:
-  explicit ReferenceBackend(PipeOptions options) : options_(options) {}
-  std::string name() const override { return "reference"; }
-  Capabilities capabilities() const override {
-    Capabilities caps;
-    caps.pipe.max_message_bytes = options_.max_message_bytes;
-    caps.pipe.min_buffer_bytes = 32 * 1024;
-    caps.pipe.min_buffered_messages = 32;
-    caps.pipe.duplex_close_with_unread = errc::eof;
-    caps.pipe.atomic_small_frames = true;
-    caps.pipe.frame_header_bytes = 4;
-    return caps;
-  }
-  Result<PipeEnds> make_pipe(bool duplex) override { return reference::make_pipe(duplex, options_); }
-  Result<std::unique_ptr<Connection>> import_connection(const HandleToken& token) override {
-    return reference::import_connection(token);
-  }
-
- private:
-  PipeOptions options_;
-};
-
 }  // namespace
 
 Result<PipeEnds> make_pipe(bool duplex, const PipeOptions& options) {
@@ -512,10 +489,6 @@ Result<std::unique_ptr<Connection>> import_connection(const HandleToken& token) 
 int native_handle(const Connection& connection) noexcept {
   auto* framed = dynamic_cast<const FramedConnection*>(&connection);
   return framed ? framed->fd() : -1;
-}
-
-std::unique_ptr<Backend> make_backend(const PipeOptions& options) {
-  return std::make_unique<ReferenceBackend>(options);
 }
 
 }  // namespace ipcc::reference

@@ -33,6 +33,7 @@
 #include "ipcc/fixtures/executor.h"
 #include "ipcc/fixtures/leak_check.h"
 #include "ipcc/fixtures/pipe_checker.h"
+#include "ipcc/fixtures/queue_checker.h"
 #include "ipcc/fixtures/scenario.h"
 
 namespace ipcc::conformance {
@@ -152,6 +153,12 @@ CaseOutcome run_pipe_case(const fixtures::Scenario& scenario, const HistoryJudge
 // Runs `scenario` once as a plain (non-generated) test and reports to
 // GoogleTest.
 void expect_pipe_case(const fixtures::Scenario& scenario, const HistoryJudge& judge = nullptr);
+
+// The same for a Queue scenario, checked with check_queue_history(`checks`).
+CaseOutcome run_queue_case(const fixtures::Scenario& scenario, const fixtures::QueueCheckOptions& checks,
+                           const HistoryJudge& judge = nullptr);
+void expect_queue_case(const fixtures::Scenario& scenario, const fixtures::QueueCheckOptions& checks,
+                       const HistoryJudge& judge = nullptr);
 
 // The start methods the adapter supports, fork first.
 std::vector<StartMethod> supported_start_methods();
