@@ -89,7 +89,7 @@ IPCC_CONFORMANCE_TEST(QueueConformance, CloseThenClosed, "queue.close.then-close
     fail_case_if(key, run_isolated([&](Expect& expect) {
       auto q = make_queue_or_note(expect, {kind, maxsize});
       if (!q) return;
-      for (int i = 0; i < queued; ++i) expect.ok(q->put(item(static_cast<std::uint32_t>(i))), "put");
+      for (int i = 0; i < queued; ++i) expect.ok(q->put(item(static_cast<std::uint32_t>(i)), soon()), "put");
       expect.ok(q->close(), "close()");
       expect.that(q->closed(), "closed() is false after close()");
       expect.outcome(q->put(item(100)), errc::closed, "put after close()");

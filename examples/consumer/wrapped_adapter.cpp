@@ -13,6 +13,12 @@ class WrappedBackend final : public ipcc::Backend {
   ipcc::Result<std::unique_ptr<ipcc::Connection>> import_connection(const ipcc::HandleToken& token) override {
     return inner_->import_connection(token);
   }
+  ipcc::Result<std::unique_ptr<ipcc::Queue>> make_queue(const ipcc::QueueOptions& options) override {
+    return inner_->make_queue(options);
+  }
+  ipcc::Result<std::unique_ptr<ipcc::Queue>> import_queue(const ipcc::HandleToken& token) override {
+    return inner_->import_queue(token);
+  }
 
  private:
   std::unique_ptr<ipcc::Backend> inner_ = ipcc::reference::make_backend();

@@ -9,9 +9,11 @@
 
 namespace ipcc::reference::internal {
 
-// Where a hook runs: inside put or get, with the lock held, the item copied
-// (into the ring, or out of it) and the new state prepared but not committed.
-enum class QueueStep { put_before_commit, get_before_commit };
+// Where a hook runs, inside put or get with the lock held: *_before_commit
+// once the item is copied (into the ring, or out of it) and the new state is
+// prepared but not committed; put_after_commit once it is committed, before
+// the lock is released and sleepers are woken.
+enum class QueueStep { put_before_commit, get_before_commit, put_after_commit };
 using QueueHook = void (*)(QueueStep step);
 
 // Installs `hook` for every reference queue of this process; nullptr removes

@@ -39,14 +39,17 @@
 //
 // The lock: it is held for a few hundred nanoseconds plus the copy of one
 // item, with the pages on both sides of the copy faulted in beforehand (a
-// 64 MiB item holds it for a few milliseconds). A call that needs it waits
-// for it until its deadline or kQueueLockGrace after the call began,
-// whichever is later: Deadline::now() means "try once", and trying needs the
-// lock. If it is still held then (its holder is stopped, or copying an
-// enormous item on a starved CPU), put reports full and get reports empty,
-// as Python's get(block=False) does when another reader holds the lock;
-// Deadline::never() waits for it without limit. task_done() has no deadline
-// and, like Python's, waits for the lock without limit.
+// 64 MiB item holds it for a few milliseconds). A call that finds it taken
+// polls it for a few microseconds, then sleeps on it, until its deadline or
+// kQueueLockGrace after it first found the lock taken, whichever is later:
+// Deadline::now() means "try once", and trying needs the lock. If it is
+// still held then (its holder is stopped, or copying an enormous item on a
+// starved CPU), put reports full and get reports empty, as Python's
+// get(block=False) does when another reader holds the lock; Deadline::never()
+// waits for it without limit. task_done() has no deadline and, like Python's,
+// waits for the lock without limit. The lock is not fair: a process that
+// releases it may take it again before a waiter's next poll, which lets
+// small items move in batches instead of one cache miss at a time.
 //
 // Errors: never thrown. closed is checked first, then the arguments, then
 // the state; broken means the shared state failed a sanity check (someone
