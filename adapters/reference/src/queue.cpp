@@ -256,8 +256,7 @@ class SharedQueue final : public Queue {
     }
     if (snapshot().unfinished == 0) return too_many();
     std::optional<Clock::time_point> began;
-    if (auto locked = lock(Deadline::never(), began); locked != Lock::held)
-      return lock_failure(locked);
+    if (lock(Deadline::never(), began) != Lock::held) return lock_failure();
     const std::uint64_t seen = segment_->commit.load(std::memory_order_relaxed);
     State state = load(seen);
     if (!sane(state)) {
@@ -348,7 +347,7 @@ class SharedQueue final : public Queue {
         if (locked == Lock::busy) {
           return fail(errc::full, 0, "another process held the queue's lock past the deadline");
         }
-        return lock_failure(locked);
+        return lock_failure();
       }
       const std::uint64_t seen = segment_->commit.load(std::memory_order_relaxed);
       State state = load(seen);
@@ -395,7 +394,7 @@ class SharedQueue final : public Queue {
         if (locked == Lock::busy) {
           return fail(errc::empty, 0, "another process held the queue's lock past the deadline");
         }
-        return lock_failure(locked);
+        return lock_failure();
       }
       const std::uint64_t seen = segment_->commit.load(std::memory_order_relaxed);
       State state = load(seen);
@@ -446,10 +445,7 @@ class SharedQueue final : public Queue {
                 "the item needs " + std::to_string(record) + " bytes of the queue's " +
                     std::to_string(ring_bytes_) + "-byte storage, which are not free");
   }
-  static Failure lock_failure(Lock locked) {
-    (void)locked;
-    return fail(errc::broken, 0, "the queue's lock is unusable");
-  }
+  static Failure lock_failure() { return fail(errc::broken, 0, "the queue's lock is unusable"); }
 
   // The committed state, read without the lock: a seqlock over the commit
   // counter. A writer fills the slot not selected, so the one being read

@@ -33,7 +33,9 @@
 // Blocking: waits for an item, for room or for unfinished tasks use futex
 // eventcounts in the segment, never condition variables (a waiter killed
 // inside a shared pthread_cond can wedge it). Such a wait never reports
-// empty, full or timeout before its deadline, and never lasts beyond it.
+// empty, full or timeout before its deadline, and never lasts beyond it. A
+// sleeper also looks at the queue every 100 ms, so a process killed between
+// its commit and its wake-up delays survivors by that much at most.
 // qsize(), empty(), full() and the decision that a queue is empty or full
 // read the committed state without the lock, so they never block.
 //
