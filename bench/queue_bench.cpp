@@ -96,6 +96,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench_process.h"
 #include "ipcc/backend.h"
 #include "ipcc/queue.h"
 #include "ipcc/reference/pipe.h"
@@ -132,138 +133,17 @@ constexpr const char* kShmPrefix = "ipcc_bench_q.";
 double g_min_time_seconds = 0.2;  // --benchmark_min_time: the window
 
 // Child exit statuses.
-constexpr int kChildOk = 0;
-constexpr int kChildSetupFailed = 2;  // could not pin itself / arm the death signal
-constexpr int kChildIoFailed = 3;     // a queue operation failed
-constexpr int kChildBadItem = 4;      // wrong length, unknown producer, order broken
-
-std::string errno_text(const char* what, int error_number) {
-  return std::string(what) + ": " + std::strerror(error_number);
-}
+using ipcc::bench::Child;
+using ipcc::bench::errno_text;
+using ipcc::bench::kChildBadItem;
+using ipcc::bench::kChildIoFailed;
+using ipcc::bench::kChildOk;
+using ipcc::bench::pin_self;
+using ipcc::bench::ScopedPin;
 
 // ---------------------------------------------------------------------------
 // CPU pinning and child processes (as in pipe_bench.cpp)
 
-bool pin_self(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  return ::sched_setaffinity(0, sizeof set, &set) == 0;
-}
-
-// Pins this process to one CPU for the lifetime of the object, then restores
-// the previous affinity.
-class ScopedPin {
- public:
-  explicit ScopedPin(int cpu) {
-    saved_ok_ = ::sched_getaffinity(0, sizeof saved_, &saved_) == 0;
-    ok_ = pin_self(cpu);
-  }
-  ~ScopedPin() {
-    if (saved_ok_) ::sched_setaffinity(0, sizeof saved_, &saved_);
-  }
-  ScopedPin(const ScopedPin&) = delete;
-  ScopedPin& operator=(const ScopedPin&) = delete;
-  bool ok() const { return ok_; }
-
- private:
-  cpu_set_t saved_{};
-  bool saved_ok_ = false;
-  bool ok_ = false;
-};
-
-// A forked child that is always reaped: by reap(), or by the destructor
-// (immediate SIGKILL). PR_SET_PDEATHSIG kills it if we die.
-class Child {
- public:
-  template <class Body>
-  static Child spawn(int cpu, Body&& body) {
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      int status = kChildSetupFailed;
-      if (::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && ::getppid() == parent && pin_self(cpu)) {
-        try {
-          status = body();
-        } catch (...) {
-          status = kChildIoFailed;
-        }
-      }
-      ::_exit(status);
-    }
-    Child child;
-    child.pid_ = pid;
-    child.fork_errno_ = pid < 0 ? errno : 0;
-    return child;
-  }
-
-  Child() = default;
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  Child(Child&& other) noexcept
-      : pid_(std::exchange(other.pid_, -1)), fork_errno_(other.fork_errno_) {}
-  ~Child() {
-    if (pid_ > 0) reap(0ms);
-  }
-
-  bool started() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }
-  std::string fork_error() const { return errno_text("fork", fork_errno_); }
-
-  // Waits up to `grace` for the child to exit, then SIGKILLs it; always reaps.
-  // Returns "" when it exited with kChildOk, else what went wrong.
-  std::string reap(std::chrono::milliseconds grace) {
-    if (pid_ <= 0) return "no child";
-    bool exited = false;
-    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-    if (pidfd >= 0) {
-      pollfd entry{pidfd, POLLIN, 0};
-      int ready;
-      do {
-        ready = ::poll(&entry, 1, static_cast<int>(grace.count()));
-      } while (ready < 0 && errno == EINTR);
-      exited = ready > 0;
-      ::close(pidfd);
-    } else {  // no pidfd: poll for the exit until the deadline
-      const auto until = Clock::now() + grace;
-      int status;
-      for (;;) {
-        const pid_t done = ::waitpid(pid_, &status, WNOHANG);
-        if (done == pid_) return describe(status);
-        if (Clock::now() >= until) break;
-        ::usleep(1000);
-      }
-    }
-    if (!exited) ::kill(pid_, SIGKILL);
-    int status = 0;
-    pid_t done;
-    do {
-      done = ::waitpid(pid_, &status, 0);
-    } while (done < 0 && errno == EINTR);
-    pid_ = -1;
-    if (!exited) return "child did not exit within the deadline (killed)";
-    return describe(status);
-  }
-
- private:
-  std::string describe(int status) {
-    pid_ = -1;
-    if (WIFEXITED(status)) {
-      switch (WEXITSTATUS(status)) {
-        case kChildOk: return "";
-        case kChildSetupFailed: return "child could not pin itself to its CPU";
-        case kChildIoFailed: return "child failed: a queue operation failed";
-        case kChildBadItem: return "child failed: wrong item (length, producer or order)";
-        default: return "child exited with status " + std::to_string(WEXITSTATUS(status));
-      }
-    }
-    if (WIFSIGNALED(status)) return "child killed by signal " + std::to_string(WTERMSIG(status));
-    return "child ended oddly";
-  }
-
-  pid_t pid_ = -1;
-  int fork_errno_ = 0;
-};
 
 // Voluntary context switches of another process (/proc/<pid>/status), or -1.
 long voluntary_switches_of(pid_t pid) {
