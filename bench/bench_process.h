@@ -1,5 +1,6 @@
-// Process plumbing shared by the benchmark programs: CPU pinning and forked,
-// pinned child processes that are always reaped. Header-only.
+// Plumbing shared by the benchmark programs: the command line, CPU pinning,
+// forked pinned child processes that are always reaped, and the descriptor
+// count for the leak check. Header-only.
 #ifndef IPCC_BENCH_BENCH_PROCESS_H_
 #define IPCC_BENCH_BENCH_PROCESS_H_
 
@@ -11,11 +12,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace ipcc::bench {
 
@@ -27,6 +32,61 @@ constexpr int kChildOk = 0;           // stopped because the parent closed its e
 constexpr int kChildSetupFailed = 2;  // could not pin itself / arm the death signal
 constexpr int kChildIoFailed = 3;     // an operation failed or returned unexpected data
 constexpr int kChildBadItem = 4;      // a queue item of the wrong length, producer or order
+
+// Where the two sides of a benchmark run: both on CPU 0, or one CPU each.
+enum class Placement { same, cross };
+
+// The command line: our --placement=same|cross|both is taken out, and
+// --benchmark_min_time defaults to 0.2 s; the rest (args, argc, with a
+// trailing null) goes to Google Benchmark.
+struct CommandLine {
+  std::vector<Placement> placements = {Placement::same, Placement::cross};
+  std::vector<char*> args;
+  int argc = 0;
+  double min_time_seconds = 0.2;
+};
+
+// False for a --placement value other than same, cross or both.
+inline bool parse_command_line(int argc, char** argv, CommandLine& out) {
+  static char default_min_time[] = "--benchmark_min_time=0.2";
+  bool min_time_given = false;
+  for (int i = 0; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--placement=", 0) == 0) {
+      const std::string value = arg.substr(12);
+      if (value == "same") {
+        out.placements = {Placement::same};
+      } else if (value == "cross") {
+        out.placements = {Placement::cross};
+      } else if (value == "both") {
+        out.placements = {Placement::same, Placement::cross};
+      } else {
+        return false;
+      }
+      continue;
+    }
+    if (arg.rfind("--benchmark_min_time=", 0) == 0) {
+      min_time_given = true;
+      out.min_time_seconds = std::atof(arg.c_str() + 21);
+      if (!(out.min_time_seconds > 0)) out.min_time_seconds = 0.2;
+    }
+    out.args.push_back(argv[i]);
+  }
+  if (!min_time_given) out.args.insert(out.args.begin() + 1, default_min_time);
+  out.argc = static_cast<int>(out.args.size());
+  out.args.push_back(nullptr);
+  return true;
+}
+
+// Descriptors open in this process (a leak check around the whole run).
+inline int count_open_fds() {
+  int count = 0;
+  if (DIR* dir = ::opendir("/proc/self/fd")) {
+    while (::readdir(dir) != nullptr) ++count;
+    ::closedir(dir);
+  }
+  return count;
+}
 
 inline std::string errno_text(const char* what, int error_number) {
   return std::string(what) + ": " + std::strerror(error_number);

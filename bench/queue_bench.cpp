@@ -103,6 +103,8 @@
 
 namespace {
 
+using ipcc::bench::Placement;
+
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 namespace bip = boost::interprocess;
@@ -110,7 +112,6 @@ namespace bip = boost::interprocess;
 // ---------------------------------------------------------------------------
 // Configuration
 
-enum class Placement { same, cross };
 constexpr int kProducerCpu = 0;  // also the coordinator's CPU
 int consumer_cpu(Placement placement) { return placement == Placement::same ? 0 : 1; }
 const char* placement_name(Placement placement) {
@@ -134,6 +135,9 @@ double g_min_time_seconds = 0.2;  // --benchmark_min_time: the window
 
 // Child exit statuses.
 using ipcc::bench::Child;
+using ipcc::bench::CommandLine;
+using ipcc::bench::count_open_fds;
+using ipcc::bench::parse_command_line;
 using ipcc::bench::errno_text;
 using ipcc::bench::kChildBadItem;
 using ipcc::bench::kChildIoFailed;
@@ -890,15 +894,6 @@ void register_all(const std::vector<Placement>& placements) {
   }
 }
 
-int count_open_fds() {
-  int count = 0;
-  if (DIR* dir = ::opendir("/proc/self/fd")) {
-    while (::readdir(dir) != nullptr) ++count;
-    ::closedir(dir);
-  }
-  return count;
-}
-
 std::set<std::string> shm_names() {
   std::set<std::string> names;
   if (DIR* dir = ::opendir("/dev/shm")) {
@@ -914,36 +909,15 @@ std::set<std::string> shm_names() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<Placement> placements = {Placement::same, Placement::cross};
-  std::vector<char*> args;
-  bool min_time_given = false;
-  for (int i = 0; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg.rfind("--placement=", 0) == 0) {
-      const std::string value = arg.substr(12);
-      if (value == "same") {
-        placements = {Placement::same};
-      } else if (value == "cross") {
-        placements = {Placement::cross};
-      } else if (value == "both") {
-        placements = {Placement::same, Placement::cross};
-      } else {
-        std::fprintf(stderr, "--placement must be same, cross or both\n");
-        return 2;
-      }
-      continue;
-    }
-    if (arg.rfind("--benchmark_min_time=", 0) == 0) {
-      min_time_given = true;
-      g_min_time_seconds = std::atof(arg.c_str() + 21);
-      if (!(g_min_time_seconds > 0)) g_min_time_seconds = 0.2;
-    }
-    args.push_back(argv[i]);
+  CommandLine command_line;
+  if (!parse_command_line(argc, argv, command_line)) {
+    std::fprintf(stderr, "--placement must be same, cross or both\n");
+    return 2;
   }
-  static char default_min_time[] = "--benchmark_min_time=0.2";
-  if (!min_time_given) args.insert(args.begin() + 1, default_min_time);
-  int bench_argc = static_cast<int>(args.size());
-  args.push_back(nullptr);
+  const std::vector<Placement>& placements = command_line.placements;
+  std::vector<char*>& args = command_line.args;
+  int bench_argc = command_line.argc;
+  g_min_time_seconds = command_line.min_time_seconds;
 
   if (::sysconf(_SC_NPROCESSORS_ONLN) < 2 &&
       std::find(placements.begin(), placements.end(), Placement::cross) != placements.end()) {
