@@ -1,5 +1,7 @@
 #include "case_support.h"
 
+#include "ipcc/fixtures/timing.h"
+
 namespace ipcc::conformance {
 
 Op wait_gate() {
@@ -58,6 +60,20 @@ std::vector<Violation> expect_outcome(const std::optional<Record>& record, errc 
                          std::string(to_string(record->outcome))}};
   }
   return {};
+}
+
+void expect_duration(Expect& expect, std::chrono::nanoseconds elapsed, std::chrono::nanoseconds expected,
+                     const std::string& what) {
+  using std::chrono::duration_cast;
+  using std::chrono::microseconds;
+  const auto lower = expected - fixtures::timing::kClockSlack;
+  expect.that(elapsed >= lower, what + " returned after " + std::to_string(duration_cast<microseconds>(elapsed).count()) +
+                                    " us, before its " + std::to_string(duration_cast<microseconds>(expected).count()) +
+                                    " us had passed");
+  const auto upper = fixtures::timing::upper_bound(expected);
+  expect.that(elapsed <= upper, what + " returned after " + std::to_string(duration_cast<microseconds>(elapsed).count()) +
+                                    " us, beyond the loose bound of " +
+                                    std::to_string(duration_cast<microseconds>(upper).count()) + " us");
 }
 
 rc::Gen<StartMethod> start_method_choice() {

@@ -9,7 +9,9 @@
 
 #include <rapidcheck.h>
 
+#include <chrono>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,28 @@ std::optional<Record> control_record(const RunResult& run, std::uint32_t index);
 // A Violation when the record's outcome is not `expected`.
 std::vector<Violation> expect_outcome(const std::optional<Record>& record, errc expected,
                                       const std::string& clause, const std::string& what);
+
+// Elapsed time of `call`, in nanoseconds, with its result.
+template <typename Call>
+auto timed(Call&& call) {
+  const auto start = std::chrono::steady_clock::now();
+  auto result = call();
+  return std::make_pair(std::move(result), std::chrono::steady_clock::now() - start);
+}
+// Notes when `elapsed` is below `expected` (less the clock slack) or above
+// the loose upper bound.
+void expect_duration(Expect& expect, std::chrono::nanoseconds elapsed, std::chrono::nanoseconds expected,
+                     const std::string& what);
+
+// A value in [min, max), every one equally likely whatever the case's size
+// (rc::gen::inRange grows with the size, so the first cases of a small budget
+// would only see `min`). Shrinks toward `min`.
+template <typename T>
+rc::Gen<T> any_in_range(T min, T max) {
+  std::vector<T> values;
+  for (T value = min; value < max; ++value) values.push_back(value);
+  return rc::gen::elementOf(values);
+}
 
 // The start methods the adapter supports.
 rc::Gen<StartMethod> start_method_choice();

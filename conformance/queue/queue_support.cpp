@@ -188,20 +188,6 @@ std::unique_ptr<Queue> make_queue_or_note(Expect& expect, QueueOptions options) 
 
 Bytes item(std::uint32_t n, std::size_t length) { return fixtures::make_payload(fixtures::payload_tag(0, n), length); }
 
-void expect_duration(Expect& expect, std::chrono::nanoseconds elapsed, std::chrono::nanoseconds expected,
-                     const std::string& what) {
-  using std::chrono::duration_cast;
-  using std::chrono::microseconds;
-  const auto lower = expected - fixtures::timing::kClockSlack;
-  expect.that(elapsed >= lower, what + " returned after " + std::to_string(duration_cast<microseconds>(elapsed).count()) +
-                                    " us, before its " + std::to_string(duration_cast<microseconds>(expected).count()) +
-                                    " us had passed");
-  const auto upper = fixtures::timing::upper_bound(expected);
-  expect.that(elapsed <= upper, what + " returned after " + std::to_string(duration_cast<microseconds>(elapsed).count()) +
-                                    " us, beyond the loose bound of " +
-                                    std::to_string(duration_cast<microseconds>(upper).count()) + " us");
-}
-
 std::int64_t items_put(const RunResult& run) {
   std::int64_t count = 0;
   for (const auto& records : run.history.by_process) {

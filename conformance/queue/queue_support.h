@@ -86,17 +86,6 @@ std::uint32_t drainer_of(const FlowCase& c);
 std::unique_ptr<Queue> make_queue_or_note(Expect& expect, QueueOptions options);
 // Item number `n` of an isolated check, `length` bytes.
 Bytes item(std::uint32_t n, std::size_t length = 16);
-// Elapsed time of `call`, in nanoseconds, with its result.
-template <typename Call>
-auto timed(Call&& call) {
-  const auto start = std::chrono::steady_clock::now();
-  auto result = call();
-  return std::make_pair(std::move(result), std::chrono::steady_clock::now() - start);
-}
-// Notes when `elapsed` is below `expected` (less the clock slack) or above
-// the loose upper bound.
-void expect_duration(Expect& expect, std::chrono::nanoseconds elapsed, std::chrono::nanoseconds expected,
-                     const std::string& what);
 
 // The number of items whose put succeeded, in all processes of `run`.
 std::int64_t items_put(const RunResult& run);

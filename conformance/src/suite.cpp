@@ -197,6 +197,22 @@ CaseOutcome run_queue_case(const fixtures::Scenario& scenario, const fixtures::Q
       judge);
 }
 
+CaseOutcome run_sync_case(const fixtures::Scenario& scenario, const fixtures::SyncCheckOptions& checks,
+                          const HistoryJudge& judge) {
+  return run_case(
+      scenario,
+      [&checks](const fixtures::Scenario& s, const fixtures::History& h) {
+        return fixtures::check_sync_history(s, h, checks);
+      },
+      judge);
+}
+
+void expect_sync_case(const fixtures::Scenario& scenario, const fixtures::SyncCheckOptions& checks,
+                      const HistoryJudge& judge) {
+  auto outcome = run_sync_case(scenario, checks, judge);
+  fail_test_if(outcome.verdict, outcome.report);
+}
+
 void expect_pipe_case(const fixtures::Scenario& scenario, const HistoryJudge& judge) {
   auto outcome = run_pipe_case(scenario, judge);
   fail_test_if(outcome.verdict, outcome.report);

@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "faulty_queue.h"
+#include "faulty_sync.h"
 #include "ipcc/faulty/faulty.h"
 #include "ipcc/reference/pipe.h"
 
@@ -499,6 +500,8 @@ const std::vector<Variant>& variants() {
       list.push_back({name, entry.text, [name, defect] { return std::make_unique<FaultyBackend>(name, defect); }});
     }
     for (auto& variant : queue_variants()) list.push_back(std::move(variant));
+    for (auto& variant : lock_variants()) list.push_back(std::move(variant));
+    for (auto& variant : signal_variants()) list.push_back(std::move(variant));
     return list;
   }();
   return all;

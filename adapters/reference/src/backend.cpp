@@ -1,10 +1,12 @@
-// The reference adapter's Backend: the reference Pipe (pipe.cpp) and Queue
-// (queue.cpp) behind the contract of ipcc/backend.h.
+// The reference adapter's Backend: the reference Pipe (pipe.cpp), Queue
+// (queue.cpp) and synchronisation primitives (sync.cpp) behind the contract
+// of ipcc/backend.h.
 #include <memory>
 #include <string>
 
 #include "ipcc/reference/pipe.h"
 #include "ipcc/reference/queue.h"
+#include "ipcc/reference/sync.h"
 
 namespace ipcc::reference {
 namespace {
@@ -22,6 +24,7 @@ class ReferenceBackend final : public Backend {
     caps.pipe.atomic_small_frames = true;
     caps.pipe.frame_header_bytes = 4;
     caps.queue = queue_capabilities();
+    caps.sync = sync_capabilities();
     return caps;
   }
   Result<PipeEnds> make_pipe(bool duplex) override { return reference::make_pipe(duplex, options_); }
@@ -33,6 +36,34 @@ class ReferenceBackend final : public Backend {
   }
   Result<std::unique_ptr<Queue>> import_queue(const HandleToken& token) override {
     return reference::import_queue(token);
+  }
+  Result<std::unique_ptr<Lock>> make_lock(LockKind kind) override {
+    return reference::make_lock(kind);
+  }
+  Result<std::unique_ptr<Semaphore>> make_semaphore(const SemaphoreOptions& options) override {
+    return reference::make_semaphore(options);
+  }
+  Result<std::unique_ptr<Event>> make_event() override { return reference::make_event(); }
+  Result<std::unique_ptr<Condition>> make_condition(const ConditionOptions& options) override {
+    return reference::make_condition(options);
+  }
+  Result<std::unique_ptr<Barrier>> make_barrier(const BarrierOptions& options) override {
+    return reference::make_barrier(options);
+  }
+  Result<std::unique_ptr<Lock>> import_lock(const HandleToken& token) override {
+    return reference::import_lock(token);
+  }
+  Result<std::unique_ptr<Semaphore>> import_semaphore(const HandleToken& token) override {
+    return reference::import_semaphore(token);
+  }
+  Result<std::unique_ptr<Event>> import_event(const HandleToken& token) override {
+    return reference::import_event(token);
+  }
+  Result<std::unique_ptr<Condition>> import_condition(const HandleToken& token) override {
+    return reference::import_condition(token);
+  }
+  Result<std::unique_ptr<Barrier>> import_barrier(const HandleToken& token) override {
+    return reference::import_barrier(token);
   }
 
  private:

@@ -35,6 +35,7 @@
 #include "ipcc/fixtures/pipe_checker.h"
 #include "ipcc/fixtures/queue_checker.h"
 #include "ipcc/fixtures/scenario.h"
+#include "ipcc/fixtures/sync_checker.h"
 
 namespace ipcc::conformance {
 
@@ -159,6 +160,14 @@ CaseOutcome run_queue_case(const fixtures::Scenario& scenario, const fixtures::Q
                            const HistoryJudge& judge = nullptr);
 void expect_queue_case(const fixtures::Scenario& scenario, const fixtures::QueueCheckOptions& checks,
                        const HistoryJudge& judge = nullptr);
+
+// The same for a synchronisation scenario (Lock, RLock, Semaphore,
+// BoundedSemaphore, Event, Condition, Barrier), checked with
+// check_sync_history(`checks`).
+CaseOutcome run_sync_case(const fixtures::Scenario& scenario, const fixtures::SyncCheckOptions& checks,
+                          const HistoryJudge& judge = nullptr);
+void expect_sync_case(const fixtures::Scenario& scenario, const fixtures::SyncCheckOptions& checks,
+                      const HistoryJudge& judge = nullptr);
 
 // The start methods the adapter supports, fork first.
 std::vector<StartMethod> supported_start_methods();
