@@ -206,6 +206,36 @@ IPCC_CONFORMANCE_TEST(SyncConformance, LockReleaseUnlocked, "lock.release.unlock
       return v;
     });
   }
+  // Racing releases of a held Lock: exactly one is accepted, and the Lock
+  // can then be taken exactly once.
+  check_property(8, [] {
+    const auto start = *start_method_choice();
+    const auto releasers = *any_in_range(2, 6);
+    std::vector<std::vector<Op>> plans;
+    for (int r = 0; r < releasers; ++r) plans.push_back({unlock(*rc::gen::inRange<std::uint32_t>(0, 50))});
+    plans.push_back({wait_gate(), acquire(0), acquire(0)});
+    auto scenario = lock_scenario(LockKind::lock, start, std::move(plans));
+    scenario.prelude = {acquire(0)};
+    for (int r = 0; r < releasers; ++r) scenario.control.push_back(step(ControlKind::await_exit, r));
+    scenario.control.push_back(step(ControlKind::open_gate, releasers));
+    replay_cached_failure(scenario);
+    fail_case_if(scenario, run_sync_case(scenario, checks_for(scenario), [releasers](const Scenario&, const RunResult& run) {
+      const std::string clause = "lock.release.unlocked";
+      int accepted = 0;
+      for (int r = 0; r < releasers; ++r) {
+        auto record = first_record(run, r, 0);
+        if (record && record->completed && record->outcome == errc::ok) ++accepted;
+      }
+      std::vector<Violation> v;
+      if (accepted != 1) {
+        v.push_back({clause, std::to_string(accepted) + " of " + std::to_string(releasers) +
+                                 " racing releases of a held Lock accepted; exactly one must be"});
+      }
+      auto w = expect_outcome(first_record(run, releasers, 2), errc::timeout, clause, "a second acquire after the race");
+      v.insert(v.end(), w.begin(), w.end());
+      return v;
+    }));
+  });
 }
 
 // An RLock's owner re-acquires at once; k acquires need k releases, and
