@@ -13,11 +13,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 
-std::vector<Violation> merge(std::vector<Violation> a, const std::vector<Violation>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 Scenario barrier_scenario(std::int64_t parties, StartMethod start, std::vector<std::vector<Op>> processes) {
   SyncSubject sync;
   sync.barrier.parties = parties;

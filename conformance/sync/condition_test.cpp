@@ -14,11 +14,6 @@ using std::chrono::nanoseconds;
 
 const std::vector<LockKind> kBothKinds = {LockKind::rlock, LockKind::lock};
 
-std::vector<Violation> merge(std::vector<Violation> a, const std::vector<Violation>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 bool condition_supported() { return capabilities().sync.condition && !supported_lock_kinds().empty(); }
 
 Scenario condition_scenario(LockKind kind, StartMethod start, std::vector<std::vector<Op>> processes) {

@@ -6,11 +6,6 @@
 namespace ipcc::conformance::sync {
 namespace {
 
-std::vector<Violation> merge(std::vector<Violation> a, const std::vector<Violation>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 Scenario event_scenario(StartMethod start, std::vector<std::vector<Op>> processes) {
   return sync_scenario(SubjectKind::event, {}, start, std::move(processes));
 }

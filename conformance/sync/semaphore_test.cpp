@@ -13,11 +13,6 @@ using std::chrono::nanoseconds;
 
 const std::vector<SemaphoreKind> kBothKinds = {SemaphoreKind::semaphore, SemaphoreKind::bounded_semaphore};
 
-std::vector<Violation> merge(std::vector<Violation> a, const std::vector<Violation>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 // get_value's record: the value, or `unsupported` when the adapter declares
 // get_value unsupported.
 std::vector<Violation> expect_get_value(const std::optional<Record>& record, std::int64_t value, const std::string& clause,

@@ -178,4 +178,9 @@ rc::Gen<std::int64_t> positive_wait() {
   return rc::gen::map(rc::gen::inRange<std::int64_t>(5, 121), [](std::int64_t m) { return ms(m); });
 }
 
+std::vector<Violation> merge(std::vector<Violation> a, const std::vector<Violation>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
 }  // namespace ipcc::conformance::sync

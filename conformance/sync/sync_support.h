@@ -95,6 +95,8 @@ std::vector<Violation> expect_prompt(const std::optional<Record>& record, std::i
 // wake it) completed.
 std::vector<Violation> expect_woken_by(const std::optional<Record>& woken, const std::optional<Record>& cause,
                                        const std::string& clause, const std::string& what);
+// `a` followed by `b`: the violations of two judges as one verdict.
+std::vector<Violation> merge(std::vector<Violation> a, const std::vector<Violation>& b);
 // A try-once wait (0 or negative) and a positive one of 5 to 120 ms, for
 // timeout tests: every case shows both "at once" and "not before".
 rc::Gen<std::int64_t> try_once_wait();

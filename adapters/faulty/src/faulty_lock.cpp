@@ -16,9 +16,6 @@
 // the ownership rules (rlock-any-release, rlock-fork-owner) are built the way
 // such implementations are: a plain Lock (the reference's, so a dead owner is
 // still taken over) plus an owner and a count in that shared memory.
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,9 +25,9 @@
 #include <charconv>
 #include <chrono>
 #include <cstdint>
-#include <new>
 #include <string_view>
 
+#include "faulty_support.h"
 #include "faulty_sync.h"
 #include "ipcc/reference/pipe.h"
 #include "ipcc/reference/sync.h"
@@ -97,13 +94,6 @@ bool lock_needs_shared(SyncDefect defect, LockKind kind) {
   }
 }
 
-void nap(std::chrono::nanoseconds length) {
-  const auto ns = length.count();
-  timespec pause{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-  while (::nanosleep(&pause, &pause) != 0 && errno == EINTR) {
-  }
-}
-
 // Sleeps through to `deadline` (steady_clock is CLOCK_MONOTONIC on Linux),
 // whatever happens meanwhile; forever for Deadline::never().
 void sleep_through(Deadline deadline) {
@@ -128,11 +118,7 @@ bool poll_until(Predicate done, Deadline deadline) {
 
 // The timed-acquire defects shared by locks and semaphores. `acquire` is the
 // reference's acquire(Deadline).
-Deadline quarter_of(Deadline deadline) {
-  if (deadline.is_never() || deadline.expired()) return deadline;
-  return Deadline::after(deadline.remaining() / 4);
-}
-
+//
 // A lost wake-up: a try, then a sleep nobody interrupts until the deadline,
 // then one last try (forever without a deadline).
 template <typename Acquire>
@@ -162,74 +148,14 @@ struct LockShared {
   std::atomic<std::uint32_t> held;   // lock_created_held: held from birth; dead_owner_wedges: held by the dead
 };
 
-class SharedRegion {
- public:
-  static Result<std::unique_ptr<SharedRegion>> create(bool held) {
-    int fd = ::memfd_create("ipcc-faulty-lock", MFD_CLOEXEC);
-    if (fd < 0) return fail(errc::resource_exhausted, errno, "memfd_create");
-    if (::ftruncate(fd, sizeof(LockShared)) != 0) {
-      const int error = errno;
-      ::close(fd);
-      return fail(errc::resource_exhausted, error, "ftruncate");
-    }
-    void* at = ::mmap(nullptr, sizeof(LockShared), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (at == MAP_FAILED) {
-      const int error = errno;
-      ::close(fd);
-      return fail(errc::resource_exhausted, error, "mmap");
-    }
-    auto* state = new (at) LockShared;
-    state->owner.store(0);
-    state->depth.store(0);
-    state->banked.store(0);
-    state->held.store(held ? 1 : 0);
-    return std::unique_ptr<SharedRegion>(new SharedRegion(fd, at));
-  }
-
-  // Maps another process's region from `fd`, which the result owns once
-  // keep_fd() is called; until then destruction leaves it open (as the
-  // reference's import does on failure).
-  static Result<std::unique_ptr<SharedRegion>> attach(int fd) {
-    struct stat info {};
-    if (::fstat(fd, &info) != 0 || static_cast<std::size_t>(info.st_size) < sizeof(LockShared)) {
-      return fail(errc::invalid_argument, 0, "not a faulty lock's shared region");
-    }
-    void* at = ::mmap(nullptr, sizeof(LockShared), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (at == MAP_FAILED) return fail(errc::resource_exhausted, errno, "mmap");
-    auto region = std::unique_ptr<SharedRegion>(new SharedRegion(fd, at));
-    region->owns_fd_ = false;
-    return region;
-  }
-
-  void keep_fd() {
-    ::fcntl(fd_, F_SETFD, FD_CLOEXEC);
-    owns_fd_ = true;
-  }
-
-  SharedRegion(const SharedRegion&) = delete;
-  SharedRegion& operator=(const SharedRegion&) = delete;
-  ~SharedRegion() {
-    ::munmap(at_, sizeof(LockShared));
-    if (owns_fd_) ::close(fd_);
-  }
-
-  LockShared& state() { return *static_cast<LockShared*>(at_); }
-  int fd() const { return fd_; }
-
- private:
-  SharedRegion(int fd, void* at) : fd_(fd), at_(at) {}
-
-  int fd_;
-  void* at_;
-  bool owns_fd_ = true;
-};
+using LockRegion = SharedRegion<LockShared>;
 
 Failure timeout_error() { return fail(errc::timeout, 0, "lock not acquired before the deadline"); }
 Failure not_owner_error() { return fail(errc::not_owner, 0, "cannot release un-acquired lock"); }
 
 class FaultyLock final : public Lock {
  public:
-  FaultyLock(SyncDefect defect, LockKind kind, std::unique_ptr<Lock> inner, std::unique_ptr<SharedRegion> shared)
+  FaultyLock(SyncDefect defect, LockKind kind, std::unique_ptr<Lock> inner, std::unique_ptr<LockRegion> shared)
       : defect_(defect), kind_(kind), inner_(std::move(inner)), shared_(std::move(shared)), pid_(::getpid()) {}
 
   Result<Acquired> acquire(Deadline deadline) override {
@@ -356,10 +282,7 @@ class FaultyLock final : public Lock {
   Result<HandleToken> export_handle() override {
     auto token = inner_->export_handle();
     if (!token) return token;
-    token->kind = std::string(kLockTokenPrefix) + token->kind;
-    token->data = std::string(to_string(kind_)) + ":" + token->data;
-    if (shared_) token->fds.push_back(shared_->fd());
-    return token;
+    return wrap_token(std::move(*token), kLockTokenPrefix, to_string(kind_), shared_ ? shared_->fd() : -1);
   }
 
  private:
@@ -469,7 +392,7 @@ class FaultyLock final : public Lock {
   SyncDefect defect_;
   LockKind kind_;  // as made; emulated RLocks wrap a reference Lock
   std::unique_ptr<Lock> inner_;
-  std::unique_ptr<SharedRegion> shared_;
+  std::unique_ptr<LockRegion> shared_;
   pid_t pid_;
   std::int64_t local_depth_ = 0;  // process_local_lock: this process's own lock
 };
@@ -549,9 +472,8 @@ class FaultySemaphore final : public Semaphore {
   Result<HandleToken> export_handle() override {
     auto token = inner_->export_handle();
     if (!token) return token;
-    token->kind = std::string(kSemaphoreTokenPrefix) + token->kind;
-    token->data = std::string(to_string(kind_)) + "," + std::to_string(value_) + ":" + token->data;
-    return token;
+    return wrap_token(std::move(*token), kSemaphoreTokenPrefix, std::string(to_string(kind_)) + "," + std::to_string(value_),
+                      -1);
   }
 
  private:
@@ -629,32 +551,29 @@ class FaultySyncBackend final : public Backend {
     const bool emulated = emulates_rlock(defect_) && kind == LockKind::rlock;
     auto made = inner_->make_lock(emulated ? LockKind::lock : kind);
     if (!made) return made;
-    std::unique_ptr<SharedRegion> shared;
+    std::unique_ptr<LockRegion> shared;
     if (lock_needs_shared(defect_, kind)) {
-      auto region = SharedRegion::create(defect_ == SyncDefect::lock_created_held);
+      auto region = LockRegion::create("ipcc-faulty-lock");
       if (!region) return fail(std::move(region).error());
       shared = std::move(*region);
+      // Its one unit taken from birth, by nobody.
+      if (defect_ == SyncDefect::lock_created_held) shared->state().held.store(1);
     }
     return std::unique_ptr<Lock>(std::make_unique<FaultyLock>(defect_, kind, std::move(*made), std::move(shared)));
   }
 
   Result<std::unique_ptr<Lock>> import_lock(const HandleToken& token) override {
     if (!is_lock_defect(defect_)) return inner_->import_lock(token);
-    if (!token.kind.starts_with(kLockTokenPrefix)) return fail(errc::invalid_argument, 0, "not a faulty lock token");
-    HandleToken inner = token;
-    inner.kind = token.kind.substr(kLockTokenPrefix.size());
-    const auto colon = token.data.find(':');
     LockKind kind{};
-    if (colon == std::string::npos || !parse_lock_kind(std::string_view(token.data).substr(0, colon), kind)) {
-      return fail(errc::invalid_argument, 0, "malformed faulty lock token");
-    }
-    inner.data = token.data.substr(colon + 1);
-    std::unique_ptr<SharedRegion> shared;
+    auto unwrapped = unwrap_token(token, kLockTokenPrefix, "lock",
+                                  [&kind](std::string_view header) { return parse_lock_kind(header, kind); });
+    if (!unwrapped) return fail(std::move(unwrapped).error());
+    HandleToken& inner = unwrapped->inner;
+    std::unique_ptr<LockRegion> shared;
     if (lock_needs_shared(defect_, kind)) {
-      if (inner.fds.empty()) return fail(errc::invalid_argument, 0, "faulty lock token without its shared region");
-      const int fd = inner.fds.back();
-      inner.fds.pop_back();
-      auto region = SharedRegion::attach(fd);
+      auto fd = take_shared_fd(inner, "lock");
+      if (!fd) return fail(std::move(fd).error());
+      auto region = LockRegion::attach(*fd, "lock");
       if (!region) return fail(std::move(region).error());
       shared = std::move(*region);
     }
@@ -692,22 +611,15 @@ class FaultySyncBackend final : public Backend {
 
   Result<std::unique_ptr<Semaphore>> import_semaphore(const HandleToken& token) override {
     if (is_lock_defect(defect_)) return inner_->import_semaphore(token);
-    if (!token.kind.starts_with(kSemaphoreTokenPrefix)) {
-      return fail(errc::invalid_argument, 0, "not a faulty semaphore token");
-    }
-    HandleToken inner = token;
-    inner.kind = token.kind.substr(kSemaphoreTokenPrefix.size());
-    const std::string_view data = token.data;
-    const auto comma = data.find(',');
-    const auto colon = data.find(':');
     SemaphoreKind kind{};
     std::int64_t value = 0;
-    if (comma == std::string_view::npos || colon == std::string_view::npos || comma > colon ||
-        !parse_semaphore_kind(data.substr(0, comma), kind) ||
-        std::from_chars(data.data() + comma + 1, data.data() + colon, value).ec != std::errc{}) {
-      return fail(errc::invalid_argument, 0, "malformed faulty semaphore token");
-    }
-    inner.data = token.data.substr(colon + 1);
+    auto unwrapped = unwrap_token(token, kSemaphoreTokenPrefix, "semaphore", [&](std::string_view header) {
+      const auto comma = header.find(',');
+      return comma != std::string_view::npos && parse_semaphore_kind(header.substr(0, comma), kind) &&
+             std::from_chars(header.data() + comma + 1, header.data() + header.size(), value).ec == std::errc{};
+    });
+    if (!unwrapped) return fail(std::move(unwrapped).error());
+    const HandleToken& inner = unwrapped->inner;
     auto imported = inner_->import_semaphore(inner);
     if (!imported) return imported;
     return std::unique_ptr<Semaphore>(std::make_unique<FaultySemaphore>(defect_, kind, value, std::move(*imported)));

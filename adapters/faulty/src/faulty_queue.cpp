@@ -11,16 +11,13 @@
 // export_handle() appends its descriptor to the reference's token so an
 // imported copy maps the same memory.
 #include "faulty_queue.h"
+#include "faulty_support.h"
 
-#include <fcntl.h>
 #include <semaphore.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <new>
 #include <cerrno>
 #include <charconv>
 #include <ctime>
@@ -111,68 +108,7 @@ struct SharedState {
   std::atomic<std::int64_t> unfinished;  // put minus task_done (join_early)
 };
 
-class SharedRegion {
- public:
-  static Result<std::unique_ptr<SharedRegion>> create() {
-    int fd = ::memfd_create("ipcc-faulty-queue", MFD_CLOEXEC);
-    if (fd < 0) return fail(errc::resource_exhausted, errno, "memfd_create");
-    if (::ftruncate(fd, sizeof(SharedState)) != 0) {
-      const int error = errno;
-      ::close(fd);
-      return fail(errc::resource_exhausted, error, "ftruncate");
-    }
-    auto region = map(fd);
-    if (!region) return region;
-    auto* state = new ((*region)->at_) SharedState;
-    ::sem_init(&state->get_lock, 1, 1);
-    ::sem_init(&state->put_lock, 1, 1);
-    state->unfinished.store(0);
-    return region;
-  }
-
-  // Maps another process's region from `fd`, which the result owns; on
-  // failure `fd` is left open for the caller (as the reference's import).
-  static Result<std::unique_ptr<SharedRegion>> attach(int fd) {
-    struct stat info {};
-    if (::fstat(fd, &info) != 0 || static_cast<std::size_t>(info.st_size) < sizeof(SharedState)) {
-      return fail(errc::invalid_argument, 0, "not a faulty queue's shared region");
-    }
-    void* at = ::mmap(nullptr, sizeof(SharedState), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (at == MAP_FAILED) return fail(errc::resource_exhausted, errno, "mmap");
-    return std::unique_ptr<SharedRegion>(new SharedRegion(fd, at));
-  }
-
-  // Gives the descriptor back to the caller: destruction only unmaps.
-  void disown_fd() { fd_ = -1; }
-  // Marks the descriptor close-on-exec, once the import succeeded.
-  void keep_fd() { ::fcntl(fd_, F_SETFD, FD_CLOEXEC); }
-
-  SharedRegion(const SharedRegion&) = delete;
-  SharedRegion& operator=(const SharedRegion&) = delete;
-  ~SharedRegion() {
-    ::munmap(at_, sizeof(SharedState));
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  SharedState& state() { return *static_cast<SharedState*>(at_); }
-  int fd() const { return fd_; }
-
- private:
-  SharedRegion(int fd, void* at) : fd_(fd), at_(at) {}
-
-  static Result<std::unique_ptr<SharedRegion>> map(int fd) {
-    void* at = ::mmap(nullptr, sizeof(SharedState), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (at == MAP_FAILED) {
-      const int error = errno;
-      ::close(fd);
-      return fail(errc::resource_exhausted, error, "mmap");
-    }
-    return std::unique_ptr<SharedRegion>(new SharedRegion(fd, at));
-  }
-
-  int fd_;
-  void* at_;
-};
+using QueueRegion = SharedRegion<SharedState>;
 
 bool is_placeholder(std::span<const std::byte> item) {
   const auto marker = as_bytes(kPlaceholder);
@@ -184,7 +120,7 @@ Failure closed_error() { return fail(errc::closed, 0, "queue is closed"); }
 class FaultyQueue final : public Queue {
  public:
   FaultyQueue(QueueDefect defect, std::unique_ptr<Queue> inner, std::int64_t reported_maxsize,
-              std::unique_ptr<SharedRegion> shared, const QueueCapabilities& caps)
+              std::unique_ptr<QueueRegion> shared, const QueueCapabilities& caps)
       : defect_(defect),
         inner_(std::move(inner)),
         reported_maxsize_(reported_maxsize),
@@ -375,10 +311,7 @@ class FaultyQueue final : public Queue {
     flush_deferred();
     auto token = inner_->export_handle();
     if (!token) return token;
-    token->kind = std::string(kTokenPrefix) + token->kind;
-    token->data = std::to_string(reported_maxsize_) + ":" + token->data;
-    if (shared_) token->fds.push_back(shared_->fd());
-    return token;
+    return wrap_token(std::move(*token), kTokenPrefix, std::to_string(reported_maxsize_), shared_ ? shared_->fd() : -1);
   }
 
  protected:
@@ -532,7 +465,7 @@ class FaultyQueue final : public Queue {
   QueueDefect defect_;
   std::unique_ptr<Queue> inner_;
   std::int64_t reported_maxsize_;
-  std::unique_ptr<SharedRegion> shared_;
+  std::unique_ptr<QueueRegion> shared_;
   QueueCapabilities caps_;
   pid_t pid_;
   bool closed_ = false;     // closed_accepts_put only: close() without closing the inner queue
@@ -593,41 +526,35 @@ class FaultyQueueBackend final : public Backend {
     }
     auto made = inner_->make_queue(inner_options);
     if (!made) return made;
-    std::unique_ptr<SharedRegion> shared;
+    std::unique_ptr<QueueRegion> shared;
     if (needs_shared(defect_)) {
-      auto region = SharedRegion::create();
+      auto region = QueueRegion::create("ipcc-faulty-queue");
       if (!region) return fail(std::move(region).error());
       shared = std::move(*region);
+      ::sem_init(&shared->state().get_lock, 1, 1);
+      ::sem_init(&shared->state().put_lock, 1, 1);
     }
     const std::int64_t maxsize = reported ? *reported : (*made)->maxsize();
     return std::unique_ptr<Queue>(std::make_unique<FaultyQueue>(defect_, std::move(*made), maxsize, std::move(shared), caps));
   }
 
   Result<std::unique_ptr<Queue>> import_queue(const HandleToken& token) override {
-    if (!token.kind.starts_with(kTokenPrefix)) return fail(errc::invalid_argument, 0, "not a faulty queue token");
-    HandleToken inner = token;
-    inner.kind = token.kind.substr(kTokenPrefix.size());
-    const auto colon = token.data.find(':');
     std::int64_t maxsize = 0;
-    if (colon == std::string::npos ||
-        std::from_chars(token.data.data(), token.data.data() + colon, maxsize).ec != std::errc{}) {
-      return fail(errc::invalid_argument, 0, "malformed faulty queue token");
-    }
-    inner.data = token.data.substr(colon + 1);
-    std::unique_ptr<SharedRegion> shared;
+    auto unwrapped = unwrap_token(token, kTokenPrefix, "queue", [&maxsize](std::string_view header) {
+      return std::from_chars(header.data(), header.data() + header.size(), maxsize).ec == std::errc{};
+    });
+    if (!unwrapped) return fail(std::move(unwrapped).error());
+    HandleToken& inner = unwrapped->inner;
+    std::unique_ptr<QueueRegion> shared;
     if (needs_shared(defect_)) {
-      if (inner.fds.empty()) return fail(errc::invalid_argument, 0, "faulty queue token without its shared region");
-      const int fd = inner.fds.back();
-      inner.fds.pop_back();
-      auto region = SharedRegion::attach(fd);
+      auto fd = take_shared_fd(inner, "queue");
+      if (!fd) return fail(std::move(fd).error());
+      auto region = QueueRegion::attach(*fd, "queue");
       if (!region) return fail(std::move(region).error());
       shared = std::move(*region);
     }
     auto imported = inner_->import_queue(inner);
-    if (!imported) {
-      if (shared) shared->disown_fd();  // the token's descriptors stay the caller's
-      return imported;
-    }
+    if (!imported) return imported;  // the token's descriptors stay the caller's
     if (shared) shared->keep_fd();
     return std::unique_ptr<Queue>(
         std::make_unique<FaultyQueue>(defect_, std::move(*imported), maxsize, std::move(shared), capabilities().queue));

@@ -15,8 +15,6 @@
 // so an imported copy maps the same memory.
 #include <fcntl.h>
 #include <linux/futex.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,10 +26,10 @@
 #include <ctime>
 #include <future>
 #include <memory>
-#include <new>
 #include <string_view>
 #include <thread>
 
+#include "faulty_support.h"
 #include "faulty_sync.h"
 #include "ipcc/reference/pipe.h"
 #include "ipcc/reference/sync.h"
@@ -81,12 +79,6 @@ bool needs_shared(SignalDefect defect) {
   }
 }
 
-void nap(std::chrono::nanoseconds pause) {
-  timespec left{static_cast<time_t>(pause.count() / 1'000'000'000), static_cast<long>(pause.count() % 1'000'000'000)};
-  while (::nanosleep(&left, &left) != 0 && errno == EINTR) {
-  }
-}
-
 enum class Slept { woken, changed, timed_out, interrupted };
 
 // Sleeps on `word` (process-shared: no FUTEX_PRIVATE_FLAG) while it holds
@@ -120,101 +112,35 @@ struct SharedState {
   std::atomic<std::int64_t> banked;    // condition: notifies nobody was waiting for
 };
 
-class SharedRegion {
- public:
-  static Result<std::unique_ptr<SharedRegion>> create() {
-    int fd = ::memfd_create("ipcc-faulty-signal", MFD_CLOEXEC);
-    if (fd < 0) return fail(errc::resource_exhausted, errno, "memfd_create");
-    if (::ftruncate(fd, sizeof(SharedState)) != 0) {
-      const int error = errno;
-      ::close(fd);
-      return fail(errc::resource_exhausted, error, "ftruncate");
-    }
-    void* at = ::mmap(nullptr, sizeof(SharedState), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (at == MAP_FAILED) {
-      const int error = errno;
-      ::close(fd);
-      return fail(errc::resource_exhausted, error, "mmap");
-    }
-    auto* state = new (at) SharedState;
-    state->sets.store(0);
-    state->count.store(0);
-    state->banked.store(0);
-    return std::unique_ptr<SharedRegion>(new SharedRegion(fd, at));
-  }
+using SignalRegion = SharedRegion<SharedState>;
 
-  // Maps another process's region from `fd`, which the result owns once
-  // keep_fd() is called; on failure `fd` is left open for the caller.
-  static Result<std::unique_ptr<SharedRegion>> attach(int fd) {
-    struct stat info {};
-    if (::fstat(fd, &info) != 0 || static_cast<std::size_t>(info.st_size) < sizeof(SharedState)) {
-      return fail(errc::invalid_argument, 0, "not a faulty signal's shared region");
-    }
-    void* at = ::mmap(nullptr, sizeof(SharedState), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (at == MAP_FAILED) return fail(errc::resource_exhausted, errno, "mmap");
-    return std::unique_ptr<SharedRegion>(new SharedRegion(fd, at));
-  }
-
-  void disown_fd() { fd_ = -1; }
-  void keep_fd() { ::fcntl(fd_, F_SETFD, FD_CLOEXEC); }
-
-  SharedRegion(const SharedRegion&) = delete;
-  SharedRegion& operator=(const SharedRegion&) = delete;
-  ~SharedRegion() {
-    ::munmap(at_, sizeof(SharedState));
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  SharedState& state() { return *static_cast<SharedState*>(at_); }
-  int fd() const { return fd_; }
-
- private:
-  SharedRegion(int fd, void* at) : fd_(fd), at_(at) {}
-  int fd_;
-  void* at_;
-};
-
-// A wrapped token: the prefix on the kind, `extra` (a number the wrapper
-// needs: the condition's lock kind, the barrier's reported parties) before
-// the data, the shared region's descriptor after the reference's.
-HandleToken wrap_token(HandleToken token, std::int64_t extra, const SharedRegion* shared) {
-  token.kind = std::string(kTokenPrefix) + token.kind;
-  token.data = std::to_string(extra) + ":" + token.data;
-  if (shared) token.fds.push_back(shared->fd());
-  return token;
+// A wrapped token's `extra` header is a number the wrapper needs: the
+// condition's lock kind, the barrier's reported parties.
+HandleToken wrap_token(HandleToken token, std::int64_t extra, const SignalRegion* shared) {
+  return faulty::wrap_token(std::move(token), kTokenPrefix, std::to_string(extra), shared ? shared->fd() : -1);
 }
 
 struct Unwrapped {
   HandleToken inner;
   std::int64_t extra = 0;
-  std::unique_ptr<SharedRegion> shared;
+  std::unique_ptr<SignalRegion> shared;  // owns its descriptor only after keep_fd()
 };
 
 Result<Unwrapped> unwrap_token(const HandleToken& token, bool shared) {
-  if (!token.kind.starts_with(kTokenPrefix)) return fail(errc::invalid_argument, 0, "not a faulty signal token");
   Unwrapped out;
-  out.inner = token;
-  out.inner.kind = token.kind.substr(kTokenPrefix.size());
-  const auto colon = token.data.find(':');
-  if (colon == std::string::npos ||
-      std::from_chars(token.data.data(), token.data.data() + colon, out.extra).ec != std::errc{}) {
-    return fail(errc::invalid_argument, 0, "malformed faulty signal token");
-  }
-  out.inner.data = token.data.substr(colon + 1);
+  auto unwrapped = faulty::unwrap_token(token, kTokenPrefix, "signal", [&out](std::string_view header) {
+    return std::from_chars(header.data(), header.data() + header.size(), out.extra).ec == std::errc{};
+  });
+  if (!unwrapped) return fail(std::move(unwrapped).error());
+  out.inner = std::move(unwrapped->inner);
   if (shared) {
-    if (out.inner.fds.empty()) return fail(errc::invalid_argument, 0, "faulty signal token without its shared region");
-    const int fd = out.inner.fds.back();
-    out.inner.fds.pop_back();
-    auto region = SharedRegion::attach(fd);
+    auto fd = take_shared_fd(out.inner, "signal");
+    if (!fd) return fail(std::move(fd).error());
+    auto region = SignalRegion::attach(*fd, "signal");
     if (!region) return fail(std::move(region).error());
     out.shared = std::move(*region);
   }
   return out;
-}
-
-Deadline quarter_of(Deadline deadline) {
-  if (deadline.is_never() || deadline.expired()) return deadline;
-  return Deadline::after(deadline.remaining() / 4);
 }
 
 // ---------------------------------------------------------------------------
@@ -222,7 +148,7 @@ Deadline quarter_of(Deadline deadline) {
 
 class FaultyEvent final : public Event {
  public:
-  FaultyEvent(SignalDefect defect, std::unique_ptr<Event> inner, std::unique_ptr<SharedRegion> shared)
+  FaultyEvent(SignalDefect defect, std::unique_ptr<Event> inner, std::unique_ptr<SignalRegion> shared)
       : defect_(defect), inner_(std::move(inner)), shared_(std::move(shared)), pid_(::getpid()) {}
 
   Result<void> set() override {
@@ -396,7 +322,7 @@ class FaultyEvent final : public Event {
 
   SignalDefect defect_;
   std::unique_ptr<Event> inner_;
-  std::unique_ptr<SharedRegion> shared_;
+  std::unique_ptr<SignalRegion> shared_;
   pid_t pid_;
   bool local_flag_ = false;  // event-set-local: this process's idea of the flag
 };
@@ -407,7 +333,7 @@ class FaultyEvent final : public Event {
 class FaultyCondition final : public Condition {
  public:
   FaultyCondition(SignalDefect defect, std::unique_ptr<Condition> inner, LockKind lock,
-                  std::unique_ptr<SharedRegion> shared)
+                  std::unique_ptr<SignalRegion> shared)
       : defect_(defect), inner_(std::move(inner)), lock_(lock), shared_(std::move(shared)) {}
 
   Result<Acquired> acquire(Deadline deadline) override { return inner_->acquire(deadline); }
@@ -520,7 +446,7 @@ class FaultyCondition final : public Condition {
   SignalDefect defect_;
   std::unique_ptr<Condition> inner_;
   LockKind lock_;
-  std::unique_ptr<SharedRegion> shared_;
+  std::unique_ptr<SignalRegion> shared_;
 };
 
 // ---------------------------------------------------------------------------
@@ -531,7 +457,7 @@ Failure broken_error(const char* why) { return fail(errc::broken, 0, why); }
 class FaultyBarrier final : public Barrier {
  public:
   FaultyBarrier(SignalDefect defect, std::unique_ptr<Barrier> inner, std::int64_t parties,
-                std::unique_ptr<SharedRegion> shared)
+                std::unique_ptr<SignalRegion> shared)
       : defect_(defect), inner_(std::move(inner)), parties_(parties), shared_(std::move(shared)) {}
 
   Result<std::int64_t> wait(Deadline deadline) override {
@@ -625,7 +551,7 @@ class FaultyBarrier final : public Barrier {
   SignalDefect defect_;
   std::unique_ptr<Barrier> inner_;
   std::int64_t parties_;
-  std::unique_ptr<SharedRegion> shared_;
+  std::unique_ptr<SignalRegion> shared_;
 };
 
 // ---------------------------------------------------------------------------
@@ -671,7 +597,7 @@ class FaultySignalBackend final : public Backend {
     auto unwrapped = unwrap_token(token, needs_shared(defect_));
     if (!unwrapped) return fail(std::move(unwrapped).error());
     auto imported = inner_->import_event(unwrapped->inner);
-    if (!imported) return disown(std::move(*unwrapped), std::move(imported));
+    if (!imported) return imported;  // the token's descriptors stay the caller's
     keep(*unwrapped);
     return std::unique_ptr<Event>(std::make_unique<FaultyEvent>(defect_, std::move(*imported), std::move(unwrapped->shared)));
   }
@@ -689,7 +615,7 @@ class FaultySignalBackend final : public Backend {
     auto unwrapped = unwrap_token(token, needs_shared(defect_));
     if (!unwrapped) return fail(std::move(unwrapped).error());
     auto imported = inner_->import_condition(unwrapped->inner);
-    if (!imported) return disown(std::move(*unwrapped), std::move(imported));
+    if (!imported) return imported;  // the token's descriptors stay the caller's
     keep(*unwrapped);
     const LockKind lock = unwrapped->extra == 1 ? LockKind::rlock : LockKind::lock;
     return std::unique_ptr<Condition>(
@@ -717,24 +643,18 @@ class FaultySignalBackend final : public Backend {
     auto unwrapped = unwrap_token(token, needs_shared(defect_));
     if (!unwrapped) return fail(std::move(unwrapped).error());
     auto imported = inner_->import_barrier(unwrapped->inner);
-    if (!imported) return disown(std::move(*unwrapped), std::move(imported));
+    if (!imported) return imported;  // the token's descriptors stay the caller's
     keep(*unwrapped);
     return std::unique_ptr<Barrier>(
         std::make_unique<FaultyBarrier>(defect_, std::move(*imported), unwrapped->extra, std::move(unwrapped->shared)));
   }
 
  private:
-  Result<std::unique_ptr<SharedRegion>> make_shared_region() const {
-    if (!needs_shared(defect_)) return std::unique_ptr<SharedRegion>();
-    return SharedRegion::create();
+  Result<std::unique_ptr<SignalRegion>> make_shared_region() const {
+    if (!needs_shared(defect_)) return std::unique_ptr<SignalRegion>();
+    return SignalRegion::create("ipcc-faulty-signal");
   }
 
-  // On a failed import the token's descriptors stay the caller's.
-  template <typename T>
-  static Result<T> disown(Unwrapped unwrapped, Result<T> failed) {
-    if (unwrapped.shared) unwrapped.shared->disown_fd();
-    return failed;
-  }
   static void keep(Unwrapped& unwrapped) {
     if (unwrapped.shared) unwrapped.shared->keep_fd();
   }

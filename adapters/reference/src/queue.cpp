@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "queue_internal.h"
+#include "segment.h"
 
 // Linux 5.14; older kernels refuse the advice and the copy faults instead.
 #ifndef MADV_POPULATE_READ
@@ -29,6 +30,11 @@
 
 namespace ipcc::reference {
 namespace {
+
+using internal::field;
+using internal::os_failure;
+using internal::parse_number;
+
 
 using Clock = Deadline::Clock;
 
@@ -193,22 +199,6 @@ void wake(std::atomic<std::uint32_t>& word) noexcept {
 Failure closed_failure() { return fail(errc::closed, 0, "queue is closed"); }
 Failure corrupt_failure() {
   return fail(errc::broken, 0, "the queue's shared state is inconsistent");
-}
-
-Failure os_failure(int error_number, std::string_view what) {
-  switch (error_number) {
-    case EMFILE:
-    case ENFILE:
-    case ENOMEM:
-    case ENOSPC:
-    case EAGAIN:
-    case EFBIG:
-      return fail(errc::resource_exhausted, error_number,
-                  std::string(what) + ": " + std::strerror(error_number));
-    default:
-      return fail(errc::broken, error_number,
-                  std::string(what) + ": " + std::strerror(error_number));
-  }
 }
 
 bool glibc_lock_free(pthread_mutex_t& mutex) noexcept {
@@ -687,27 +677,6 @@ Result<std::uint64_t> ring_size(const QueueStorageOptions& storage) {
   return (storage.storage_bytes + kStorageGranule - 1) & ~(kStorageGranule - 1);
 }
 
-// Parses the whole of `text` as a decimal number.
-template <typename T>
-bool parse_number(std::string_view text, T& out) {
-  if (text.empty()) return false;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return error == std::errc{} && end == text.data() + text.size();
-}
-
-std::string_view field(std::string_view data, std::string_view key) {
-  while (!data.empty()) {
-    const auto end = data.find(';');
-    const auto item = data.substr(0, end);
-    if (item.size() > key.size() && item.substr(0, key.size()) == key && item[key.size()] == '=') {
-      return item.substr(key.size() + 1);
-    }
-    if (end == std::string_view::npos) break;
-    data.remove_prefix(end + 1);
-  }
-  return {};
-}
-
 std::optional<QueueKind> kind_named(std::string_view name) {
   for (auto kind : {QueueKind::queue, QueueKind::simple_queue, QueueKind::joinable_queue}) {
     if (to_string(kind) == name) return kind;
@@ -738,19 +707,14 @@ Result<std::unique_ptr<Queue>> make_queue(const QueueOptions& options,
   if (!ring) return fail(std::move(ring).error());
   const std::uint64_t map_bytes = kHeaderBytes + *ring;
 
-  const int fd = ::memfd_create("ipcc-reference-queue", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) return os_failure(errno, "memfd_create");
+  auto created = internal::create_sealed_segment("ipcc-reference-queue", map_bytes);
+  if (!created) return fail(std::move(created).error());
+  const int fd = created->fd;
+  void* base = created->base;
   auto give_up = [fd](int error_number, std::string_view what) {
     ::close(fd);
     return os_failure(error_number, what);
   };
-  if (::ftruncate(fd, static_cast<off_t>(map_bytes)) != 0) return give_up(errno, "ftruncate");
-  // A segment that cannot shrink cannot SIGBUS a process that maps it.
-  if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-    return give_up(errno, "F_ADD_SEALS");
-  }
-  void* base = ::mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (base == MAP_FAILED) return give_up(errno, "mmap");
 
   auto* segment = new (base) Segment;
   pthread_mutexattr_t attributes;
@@ -795,21 +759,9 @@ Result<std::unique_ptr<Queue>> import_queue(const HandleToken& token) {
   const std::uint64_t map_bytes = kHeaderBytes + storage;
 
   const int fd = token.fds[0];
-  struct stat info {};
-  if (fd < 0 || ::fstat(fd, &info) != 0) return not_ours("no open descriptor");
-  if (!S_ISREG(info.st_mode) || static_cast<std::uint64_t>(info.st_size) != map_bytes) {
-    return not_ours("the descriptor is not a queue segment of " + std::to_string(map_bytes) +
-                    " bytes");
-  }
-  const int seals = ::fcntl(fd, F_GET_SEALS);
-  if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW)) {
-    return not_ours("the descriptor is not a sealed segment");
-  }
-  void* base = ::mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (base == MAP_FAILED) {
-    if (errno == ENOMEM) return os_failure(ENOMEM, "mmap");
-    return not_ours(std::string("mmap: ") + std::strerror(errno));
-  }
+  auto mapped = internal::map_sealed_segment(fd, map_bytes, "queue segment", not_ours);
+  if (!mapped) return fail(std::move(mapped).error());
+  void* base = *mapped;
   const auto* segment = static_cast<const Segment*>(base);
   if (segment->magic != kMagic || segment->version != kVersion ||
       segment->kind != static_cast<std::uint32_t>(*kind) || segment->maxsize != maxsize ||

@@ -24,8 +24,15 @@
 #include <string_view>
 #include <utility>
 
+#include "segment.h"
+
 namespace ipcc::reference {
 namespace {
+
+using internal::field;
+using internal::os_failure;
+using internal::parse_number;
+
 
 using Clock = Deadline::Clock;
 
@@ -87,22 +94,6 @@ std::string_view type_name(Type type) {
   return "?";
 }
 
-Failure os_failure(int error_number, std::string_view what) {
-  switch (error_number) {
-    case EMFILE:
-    case ENFILE:
-    case ENOMEM:
-    case ENOSPC:
-    case EAGAIN:
-    case EFBIG:
-      return fail(errc::resource_exhausted, error_number,
-                  std::string(what) + ": " + std::strerror(error_number));
-    default:
-      return fail(errc::broken, error_number,
-                  std::string(what) + ": " + std::strerror(error_number));
-  }
-}
-
 Failure not_ours(Type type, std::string what) {
   return fail(errc::invalid_argument, 0,
               "not a reference " + std::string(type_name(type)) + " token: " + std::move(what));
@@ -151,19 +142,10 @@ constexpr std::size_t round_to_pages(std::size_t bytes) {
 Result<Mapping> create_segment(Type type, std::uint32_t variant, std::int64_t param,
                                std::size_t bytes) {
   const std::string name = "ipcc-reference-" + std::string(type_name(type));
-  const int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) return os_failure(errno, "memfd_create");
-  auto give_up = [fd](int error_number, std::string_view what) {
-    ::close(fd);
-    return os_failure(error_number, what);
-  };
-  if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) return give_up(errno, "ftruncate");
-  // A segment that cannot shrink cannot SIGBUS a process that maps it.
-  if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-    return give_up(errno, "F_ADD_SEALS");
-  }
-  void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (base == MAP_FAILED) return give_up(errno, "mmap");
+  auto segment = internal::create_sealed_segment(name.c_str(), bytes);
+  if (!segment) return fail(std::move(segment).error());
+  const int fd = segment->fd;
+  void* base = segment->base;
   auto* header = static_cast<Header*>(base);
   header->version = kVersion;
   header->type = type;
@@ -172,27 +154,6 @@ Result<Mapping> create_segment(Type type, std::uint32_t variant, std::int64_t pa
   header->pid_ns = pid_namespace();
   __atomic_store_n(&header->magic, kMagic, __ATOMIC_RELEASE);
   return Mapping(fd, base, bytes);
-}
-
-// Parses the whole of `text` as a decimal number.
-template <typename T>
-bool parse_number(std::string_view text, T& out) {
-  if (text.empty()) return false;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return error == std::errc{} && end == text.data() + text.size();
-}
-
-std::string_view field(std::string_view data, std::string_view key) {
-  while (!data.empty()) {
-    const auto end = data.find(';');
-    const auto item = data.substr(0, end);
-    if (item.size() > key.size() && item.substr(0, key.size()) == key && item[key.size()] == '=') {
-      return item.substr(key.size() + 1);
-    }
-    if (end == std::string_view::npos) break;
-    data.remove_prefix(end + 1);
-  }
-  return {};
 }
 
 // What a token must describe; `data` is its canonical text.
@@ -208,21 +169,10 @@ struct Expected {
 // against `want`. On failure the descriptor stays open for the caller.
 Result<Mapping> open_segment(const HandleToken& token, const Expected& want) {
   const int fd = token.fds[0];
-  struct stat info {};
-  if (fd < 0 || ::fstat(fd, &info) != 0) return not_ours(want.type, "no open descriptor");
-  if (!S_ISREG(info.st_mode) || static_cast<std::uint64_t>(info.st_size) != want.bytes) {
-    return not_ours(want.type,
-                    "the descriptor is not a segment of " + std::to_string(want.bytes) + " bytes");
-  }
-  const int seals = ::fcntl(fd, F_GET_SEALS);
-  if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW)) {
-    return not_ours(want.type, "the descriptor is not a sealed segment");
-  }
-  void* base = ::mmap(nullptr, want.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (base == MAP_FAILED) {
-    if (errno == ENOMEM) return os_failure(ENOMEM, "mmap");
-    return not_ours(want.type, std::string("mmap: ") + std::strerror(errno));
-  }
+  auto mapped = internal::map_sealed_segment(fd, want.bytes, "segment",
+                                             [&want](std::string why) { return not_ours(want.type, std::move(why)); });
+  if (!mapped) return fail(std::move(mapped).error());
+  void* base = *mapped;
   Mapping mapping(fd, base, want.bytes);
   const auto* header = static_cast<const Header*>(base);
   if (__atomic_load_n(&header->magic, __ATOMIC_ACQUIRE) != kMagic || header->version != kVersion ||
