@@ -22,6 +22,7 @@ UNCONTENDED = ["ref_lock", "ref_rlock", "ref_semaphore", "ref_bounded_semaphore"
 HANDOFF = ["ref_lock", "ref_semaphore", "futex", "sem_t", "cpython_lock", "cpython_semaphore"]
 EVENT = ["ref_event", "futex_event", "cpython_event"]
 CONTENDED = ["ref_lock", "pthread_mutex", "sem_t", "cpython_lock"]
+LOCKPASS = ["ref_lock", "ref_rlock", "pthread_mutex", "pthread_mutex_robust"]
 PLACEMENTS = ["same", "cross"]
 # Targets (from the issue; reported here, never asserted by tests).
 TARGET_UNCONTENDED = 0.8   # reference Lock pairs/s >= 0.8 x process-shared pthread mutex
@@ -32,7 +33,7 @@ def load(paths):
     """Returns runs: a list (one per file) of {key: entry}.
 
     key = ("uncontended", impl) or (group, impl, placement), group
-    handoff|event|contended.
+    handoff|lockpass|event|contended.
     """
     runs = []
     for path in paths:
@@ -45,7 +46,7 @@ def load(paths):
             parts = bench["name"].split("/")
             if parts[0] == "uncontended" and len(parts) >= 2:
                 key = tuple(parts[:2])
-            elif parts[0] in ("handoff", "event", "contended") and len(parts) >= 3:
+            elif parts[0] in ("handoff", "lockpass", "event", "contended") and len(parts) >= 3:
                 key = tuple(parts[:3])
             else:
                 continue
@@ -163,6 +164,11 @@ PINGPONG_RATIOS = [
     ("handoff", "ref_lock", "cpython_lock"),
     ("handoff", "ref_semaphore", "cpython_semaphore"),
     ("handoff", "cpython_semaphore", "futex"),
+    ("lockpass", "ref_lock", "pthread_mutex"),
+    ("lockpass", "ref_rlock", "pthread_mutex"),
+    ("lockpass", "ref_lock", "pthread_mutex_robust"),
+    ("lockpass", "pthread_mutex", "futex"),
+    ("lockpass", "ref_lock", "futex"),
     ("event", "ref_event", "futex_event"),
     ("event", "ref_event", "cpython_event"),
     ("event", "cpython_event", "futex_event"),
@@ -175,7 +181,7 @@ def pingpong_ratio_table(runs):
              "compare within one column)", "",
              "| ratio | `same` | `cross` |", "|---|---|---|"]
     for group, num, den in PINGPONG_RATIOS:
-        if den is None:
+        if den is None or (group == "lockpass" and den == "futex"):
             label = f"{group} {num} / handoff futex"
             cells = [summary(ratios(runs, (group, num, p), ("handoff", "futex", p), "handoff_ns"),
                              ratio) for p in PLACEMENTS]
@@ -245,8 +251,20 @@ def target_table(runs):
         known = [m for m in meds if m is not None]
         met = "n/a" if not known else (
             "yes" if all(m <= TARGET_HANDOFF for m in known) else "**no**")
-        lines.append(f"| {impl} hand-off ≤ {TARGET_HANDOFF}× futex ping-pong (ns per hand-off) | "
-                     + " | ".join(cells) + f" | {met} |")
+        lines.append(f"| {impl} hand-off ≤ {TARGET_HANDOFF}× futex ping-pong "
+                     "(ns per hand-off) | " + " | ".join(cells) + f" | {met} |")
+    for impl in ("ref_lock", "ref_rlock"):
+        cells, meds = [], []
+        for placement in PLACEMENTS:
+            values = ratios(runs, ("lockpass", impl, placement), ("handoff", "futex", placement),
+                            "handoff_ns")
+            cells.append(summary(values, ratio))
+            meds.append(median_or_none(values))
+        known = [m for m in meds if m is not None]
+        met = "n/a" if not known else (
+            "yes" if all(m <= TARGET_HANDOFF for m in known) else "**no**")
+        lines.append(f"| {impl} lock passing ≤ {TARGET_HANDOFF}× futex ping-pong (ns per "
+                     "hand-off) | " + " | ".join(cells) + f" | {met} |")
     cells = [summary(ratios(runs, ("contended", "ref_lock", p), ("contended", "pthread_mutex", p),
                             "items"), ratio) for p in PLACEMENTS]
     lines.append("| contended Lock, 2 processes: ref_lock / pthread_mutex (pairs/s) | "
@@ -273,6 +291,9 @@ def main(paths):
             continue
         print("\n".join(pingpong_table(runs, "handoff", HANDOFF, placement,
                                        "Hand-off ping-pong (Lock / Semaphore)")))
+        print()
+        print("\n".join(pingpong_table(runs, "lockpass", LOCKPASS, placement,
+                                       "Lock passing (each waits for a lock the other holds)")))
         print()
         print("\n".join(pingpong_table(runs, "event", EVENT, placement,
                                        "Event set / wait / clear ping-pong")))

@@ -41,6 +41,27 @@
 //       sem_t           two sem_t (pshared=1, value 0): sem_post / sem_clockwait
 //       cpython_lock, cpython_semaphore   two multiprocessing.Lock (acquired
 //                       first) / Semaphore(0), the same protocol
+//   lockpass/<impl>/<placement>
+//     Lock passing between 2 processes with three locks, so that every
+//     acquire waits for a lock the other process holds and releases next:
+//     the contended acquire path of a real lock, which handoff/ref_lock
+//     never takes (there the waiter waits on a Lock it acquired itself). In
+//     round r the parent releases lock r%3 then acquires lock (r+2)%3; the
+//     child acquires lock r%3 then releases lock (r+2)%3 (see LockPassPair:
+//     the two strictly alternate). One iteration = one round trip = two
+//     hand-offs; counters as for handoff.
+//       ref_lock, ref_rlock          reference Lock / RLock, acquire(deadline)
+//       pthread_mutex, pthread_mutex_robust   process-shared (robust) pthread
+//                                    mutexes, pthread_mutex_clocklock / unlock
+//   event/<impl>/<placement>
+//     The handoff ping-pong with two Events: signal = set(); wait = wait() then
+//     clear() (the waiter clears its own Event before it signals back, so a
+//     set is never lost). Counters as for handoff.
+//       ref_event       two reference Events
+//       futex_event     two futex words (0 clear, 1 set, 2 clear with
+//                       sleepers; set = exchange(1) + FUTEX_WAKE(all) only if
+//                       it was 2; clear = CAS 1->0; wait = sleep while not 1)
+//       cpython_event   two multiprocessing.Event
 //   contended/<impl>/<placement>
 //     Two worker processes (one on CPU 0, the other per placement) loop
 //     acquire -> increment a counter in shared memory -> release, as fast as
@@ -54,19 +75,10 @@
 //     (process-shared, pthread_mutex_clocklock / unlock), sem_t (value 1,
 //     sem_clockwait / sem_post), cpython_lock (multiprocessing.Lock,
 //     pre-bound acquire() / release(), count published every 64 pairs).
-//   event/<impl>/<placement>
-//     The same ping-pong with two Events: signal = set(); wait = wait() then
-//     clear() (the waiter clears its own Event before it signals back, so a
-//     set is never lost). Counters as for handoff.
-//       ref_event       two reference Events
-//       futex_event     two futex words (0 clear, 1 set, 2 clear with
-//                       sleepers; set = exchange(1) + FUTEX_WAKE(all) only if
-//                       it was 2; clear = CAS 1->0; wait = sleep while not 1)
-//       cpython_event   two multiprocessing.Event
-//     The CPython rows come from a script embedded in this program, run with
-//     python3 (popen), pinned the same way (os.sched_setaffinity, a forked
-//     multiprocessing.Process); it times a window as long as
-//     --benchmark_min_time after a 20 ms warm-up and reports it as manual time.
+//   The CPython rows come from a script embedded in this program, run with
+//   python3 (popen), pinned the same way (os.sched_setaffinity, forked
+//   multiprocessing.Process children); it times a window as long as
+//   --benchmark_min_time after a warm-up and reports it as manual time.
 //
 // Placement (compare only within one):
 //   same   parent and child both on CPU 0
@@ -97,11 +109,11 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <concepts>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <functional>
 #include <memory>
 #include <new>
 #include <thread>
@@ -140,6 +152,7 @@ const char* placement_name(Placement placement) {
 constexpr auto kWarmUp = 20ms;              // two-process runs, before the timed loop
 constexpr std::uint64_t kWarmUpRounds = 64;  // ... and at least this many round trips
 constexpr auto kReapGrace = 5s;             // child exit deadline before SIGKILL
+constexpr auto kStartDeadline = 5s;         // children running
 constexpr std::size_t kMaxRttSamples = std::size_t{1} << 22;
 
 double g_min_time_seconds = 0.2;  // --benchmark_min_time
@@ -382,7 +395,9 @@ class SemPair {
   int initialised_ = 0;
 };
 
-Wait from_code(ipcc::errc code) { return code == ipcc::errc::timeout ? Wait::timeout : Wait::failed; }
+Wait from_code(ipcc::errc code) {
+  return code == ipcc::errc::timeout ? Wait::timeout : Wait::failed;
+}
 
 // Two reference Locks as binary semaphores: both held from the start; post =
 // release (any process may release a Lock), wait = acquire.
@@ -464,11 +479,66 @@ class RefEventPair {
   std::string error_;
 };
 
+// Lock passing with three locks of type Mutex (lock(deadline) / unlock()),
+// so that every acquire waits for a lock the other process holds: the
+// contended path of a real lock (Lock, RLock, pthread mutex), which the
+// signal pairs above never take (there a waiter waits on a Lock it acquired
+// itself). In round r the parent releases lock r%3 and acquires lock
+// (r+2)%3; the child acquires lock r%3 and releases lock (r+2)%3. The parent
+// starts holding locks 0 and 1, the child lock 2 (child_start()). A process
+// never acquires a lock it has just released, and each lock it waits for is
+// held by the peer until the peer's release in the same round, so the two
+// strictly alternate (with two locks, an unfair lock lets the releaser take
+// its lock straight back). post(0)/wait(1) are the parent's, wait(0)/post(1)
+// the child's; each process has its own copy of `round_` after the fork.
+template <class Mutex>
+class LockPassPair {
+ public:
+  template <class... Args>
+  explicit LockPassPair(Args... args)
+      : locks_{Mutex(args...), Mutex(args...), Mutex(args...)} {
+    if (!error().empty()) return;
+    const RunDeadline deadline = run_deadline();
+    if (!locks_[0].lock(deadline) || !locks_[1].lock(deadline)) error_ = "first acquire failed";
+  }
+  std::string error() const {
+    if (!error_.empty()) return error_;
+    for (const Mutex& lock : locks_) {
+      if (!lock.error().empty()) return lock.error();
+    }
+    return {};
+  }
+  bool child_start(const RunDeadline& deadline) { return locks_[2].lock(deadline); }
+  bool post(int which) {
+    if (which == 0) return locks_[round_ % 3].unlock();
+    const bool done = locks_[(round_ + 2) % 3].unlock();
+    ++round_;
+    return done;
+  }
+  Wait wait(int which, const RunDeadline& deadline) {
+    if (which == 0) return locks_[round_ % 3].lock(deadline) ? Wait::ok : Wait::failed;
+    const bool done = locks_[(round_ + 2) % 3].lock(deadline);
+    ++round_;
+    return done ? Wait::ok : Wait::failed;
+  }
+
+ private:
+  Mutex locks_[3];
+  std::uint64_t round_ = 0;
+  std::string error_;
+};
+
+template <class Pair>
+concept HasChildStart = requires(Pair& pair, const RunDeadline& deadline) {
+  { pair.child_start(deadline) } -> std::same_as<bool>;
+};
+
 // ---------------------------------------------------------------------------
 // Two-process ping-pong
 
 struct alignas(64) StopFlag {
   std::atomic<std::uint32_t> stop{0};
+  std::atomic<std::uint32_t> ready{0};
 };
 
 double seconds_of(const timeval& time) {
@@ -495,6 +565,10 @@ void run_pingpong(benchmark::State& state, Placement placement, Pair& pair) {
   StopFlag* control = flag.get();
   Child child = Child::spawn(child_cpu(placement), [&]() -> int {
     const RunDeadline deadline = run_deadline();
+    if constexpr (HasChildStart<Pair>) {
+      if (!pair.child_start(deadline)) return kChildIoFailed;
+    }
+    control->ready.store(1, std::memory_order_release);
     for (;;) {
       if (pair.wait(0, deadline) != Wait::ok) return kChildIoFailed;
       if (control->stop.load(std::memory_order_acquire) != 0) return kChildOk;
@@ -506,6 +580,14 @@ void run_pingpong(benchmark::State& state, Placement placement, Pair& pair) {
     return;
   }
 
+  const auto ready_deadline = Clock::now() + kStartDeadline;
+  while (control->ready.load(std::memory_order_acquire) == 0 && Clock::now() < ready_deadline) {
+    std::this_thread::sleep_for(100us);
+  }
+  if (control->ready.load(std::memory_order_acquire) == 0) {
+    state.SkipWithError("child did not start within 5 s");
+    return;
+  }
   const RunDeadline deadline = run_deadline();
   std::string error;
   std::uint64_t rounds = 0;
@@ -600,7 +682,6 @@ void run_pingpong(benchmark::State& state, Placement placement, Pair& pair) {
 // warm-up and the window and counts the pairs in the window.
 
 constexpr auto kContendedWarmUp = 50ms;
-constexpr auto kStartDeadline = 5s;
 
 struct alignas(64) PaddedCount {
   std::atomic<std::uint64_t> value{0};
@@ -623,7 +704,9 @@ class RefLockMutex {
     lock_ = std::move(*made);
   }
   std::string error() const { return error_; }
-  bool lock(const RunDeadline& deadline) { return static_cast<bool>(lock_->acquire(deadline.deadline)); }
+  bool lock(const RunDeadline& deadline) {
+    return static_cast<bool>(lock_->acquire(deadline.deadline));
+  }
   bool unlock() { return static_cast<bool>(lock_->release()); }
 
  private:
@@ -633,11 +716,12 @@ class RefLockMutex {
 
 class PthreadMutex {
  public:
-  PthreadMutex() {
+  explicit PthreadMutex(bool robust = false) {
     if (shared_.get() == nullptr) return;
     pthread_mutexattr_t attributes;
     ::pthread_mutexattr_init(&attributes);
     ::pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
+    if (robust) ::pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
     const int made = ::pthread_mutex_init(&shared_->mutex, &attributes);
     ::pthread_mutexattr_destroy(&attributes);
     if (made != 0) {
@@ -763,7 +847,9 @@ void run_contended(benchmark::State& state, Placement placement, Mutex& mutex) {
       std::this_thread::sleep_for(std::chrono::duration<double>(g_min_time_seconds));
       for (int i = 0; i < 2; ++i) after[i] = control->pairs[i].value.load();
       const auto time_after = Clock::now();
-      for (int i = 0; i < 2; ++i) waits_after += std::max(0L, voluntary_switches_of(workers[i].pid()));
+      for (int i = 0; i < 2; ++i) {
+        waits_after += std::max(0L, voluntary_switches_of(workers[i].pid()));
+      }
       window_pairs = (after[0] - before[0]) + (after[1] - before[1]);
       smaller = std::min(after[0] - before[0], after[1] - before[1]);
       waits = waits_after - waits_before;
@@ -794,7 +880,8 @@ void run_contended(benchmark::State& state, Placement placement, Mutex& mutex) {
   state.counters["smaller_share"] =
       static_cast<double>(smaller) / static_cast<double>(std::max<std::uint64_t>(window_pairs, 1));
   state.counters["waits_per_1k"] =
-      1000.0 * static_cast<double>(waits) / static_cast<double>(std::max<std::uint64_t>(window_pairs, 1));
+      1000.0 * static_cast<double>(waits) /
+      static_cast<double>(std::max<std::uint64_t>(window_pairs, 1));
 }
 
 void bm_contended_ref_lock(benchmark::State& state, Placement placement) {
@@ -1231,6 +1318,14 @@ void bm_handoff_sem(benchmark::State& state, Placement placement) {
   SemPair pair;
   run_pingpong(state, placement, pair);
 }
+void bm_lockpass_ref(benchmark::State& state, Placement placement, ipcc::LockKind kind) {
+  LockPassPair<RefLockMutex> pair(kind);
+  run_pingpong(state, placement, pair);
+}
+void bm_lockpass_pthread(benchmark::State& state, Placement placement, bool robust) {
+  LockPassPair<PthreadMutex> pair(robust);
+  run_pingpong(state, placement, pair);
+}
 void bm_event_ref(benchmark::State& state, Placement placement) {
   RefEventPair pair;
   run_pingpong(state, placement, pair);
@@ -1290,6 +1385,14 @@ void register_all(const std::vector<Placement>& placements) {
           ->Iterations(1)
           ->Unit(benchmark::kMillisecond);
     }
+    auto lockpass = [&](const char* impl, auto function, auto argument) {
+      const std::string name = std::string("lockpass/") + impl + "/" + where;
+      benchmark::RegisterBenchmark(name.c_str(), function, placement, argument)->UseRealTime();
+    };
+    lockpass("ref_lock", bm_lockpass_ref, ipcc::LockKind::lock);
+    lockpass("ref_rlock", bm_lockpass_ref, ipcc::LockKind::rlock);
+    lockpass("pthread_mutex", bm_lockpass_pthread, false);
+    lockpass("pthread_mutex_robust", bm_lockpass_pthread, true);
     for (const auto& [impl, function] : kEvent) {
       const std::string name = std::string("event/") + impl + "/" + where;
       benchmark::RegisterBenchmark(name.c_str(), function, placement)->UseRealTime();

@@ -217,14 +217,6 @@ pid_t self_tid() noexcept {
   return t_tid;
 }
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
-}
-
 timespec to_timespec(Clock::time_point when) noexcept {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
   if (ns < 0) ns = 0;
@@ -288,8 +280,6 @@ bool thread_alive(pid_t tid) noexcept {
 
 constexpr std::uint32_t kWaiters = 0x80000000u;  // someone sleeps on the word, or may
 constexpr std::uint32_t kTidMask = 0x3fffffffu;  // PID_MAX_LIMIT is 2^22
-constexpr int kSpins = 64;
-constexpr int kPausesPerSpin = 32;
 
 struct LockWord {
   std::atomic<std::uint32_t> word;   // owner TID | kWaiters; 0 when free
@@ -385,23 +375,10 @@ class LockCore {
   }
 
   Result<Acquired> acquire_slow(std::uint32_t me, Deadline deadline) noexcept {
-    // A lock is held for short sections: poll it a little before sleeping
-    // (not when the caller holds it itself, nor for a try-once).
-    if (!deadline.expired()) {
-      for (int spin = 0; spin < kSpins; ++spin) {
-        std::uint32_t seen = s_.word.load(std::memory_order_relaxed);
-        const std::uint32_t owner = seen & kTidMask;
-        if (owner == me) break;
-        if (owner == 0) {
-          if (s_.word.compare_exchange_weak(seen, me | (seen & kWaiters), std::memory_order_acquire,
-                                            std::memory_order_relaxed)) {
-            return acquired(false);
-          }
-          continue;
-        }
-        for (int i = 0; i < kPausesPerSpin; ++i) cpu_relax();
-      }
-    }
+    // No spinning before sleeping: with the holder on the same CPU a spin
+    // only delays it (64 x 32 pauses cost a 23x slower hand-off than a futex
+    // ping-pong there, docs/benchmarks.md); across CPUs it saves a wake-up
+    // at the price of a busy CPU.
     // Once it has slept, a thread takes the word with the waiters bit set:
     // the release that woke it cleared the bit while others may still sleep.
     bool slept = false;
@@ -524,12 +501,6 @@ class SharedSemaphore final : public Semaphore {
     auto& value = segment_->value;
     if (take(value.load(std::memory_order_relaxed))) [[likely]]
       return ok();
-    if (!deadline.expired()) {
-      for (int spin = 0; spin < kSpins; ++spin) {
-        for (int i = 0; i < kPausesPerSpin; ++i) cpu_relax();
-        if (take(value.load(std::memory_order_relaxed))) return ok();
-      }
-    }
     for (;;) {
       if (take(value.load(std::memory_order_relaxed))) return ok();
       if (deadline.expired()) return timeout_failure("the semaphore was 0 at the deadline");

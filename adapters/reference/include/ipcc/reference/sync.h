@@ -23,8 +23,9 @@
 // FUTEX_WAKE only when a sleeper announced itself (a waiters bit or count).
 //
 // Lock and RLock: the lock word holds the owner's TID (0 when free) plus a
-// waiters bit. Acquire is a compare-and-swap 0 -> TID (after a short spin
-// when taken); release swaps 0 back in. Lock: any process may release, so
+// waiters bit. Acquire is a compare-and-swap 0 -> TID, and when the lock is
+// taken it sleeps at once, without spinning (a spin only delays a holder
+// that shares the waiter's CPU); release swaps 0 back in. Lock: any process may release, so
 // the word cannot be a robust pthread mutex (unlocking one you do not own is
 // EPERM), and the kernel's robust list cannot be used either: the owning
 // thread links an entry at acquire and unlinks it at release, which a
