@@ -6,7 +6,8 @@
 # the package consumer example (installed and through FetchContent).
 #   tools/test.sh              into ./build (or $IPCC_BUILD_DIR)
 #   tools/test.sh --sanitize   AddressSanitizer + UBSan build into ./build-asan
-#                              (unit, bundled conformance and faulty tests)
+#                              (unit, bundled conformance and faulty tests, less
+#                              the variants expected to time out)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/tools/ensure-deps.sh"
@@ -28,7 +29,12 @@ cmake --build "$build" -j2
 rm -rf "$build/ipcc-results" "$build/ipcc-results-faulty"
 mkdir -p "$build/ipcc-results" "$build/ipcc-results-faulty"
 if [ -n "$labels" ]; then
-  ctest --test-dir "$build" -j2 --output-on-failure --no-tests=error -L "$labels"
+  # Variants whose manifest expects a TIMEOUT spend their time waiting out
+  # deadlines that the multiplier stretches 4x (20 to 40 s each) and reach no
+  # code the other variants do not; the normal build runs them.
+  hangs=$(grep -l TIMEOUT "$root"/adapters/faulty/expectations/*.txt | xargs -n1 basename | sed 's/\.txt$//' | paste -sd'|' -)
+  ctest --test-dir "$build" -j2 --output-on-failure --no-tests=error -L "$labels" \
+    ${hangs:+-E "^faulty\.($hangs)\.caught\$"}
 else
   ctest --test-dir "$build" -j2 --output-on-failure --no-tests=error
 fi
