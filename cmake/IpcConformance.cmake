@@ -6,7 +6,13 @@
 #                                   (quote it: CMake drops bare parentheses)
 #     LIBRARIES <libs...>           libraries implementing the adapter
 #     [EXPECTATIONS <file>]         the adapter's expectations manifest
-#     [LABEL <label>])             CTest label of its tests (default: conformance)
+#     [LABEL <label>]              CTest label of its tests (default: conformance)
+#     [SERIAL])                    the adapter creates names in system-wide namespaces
+#                                  (/dev/shm): CTest runs its tests alone (RUN_SERIAL)
+#
+# The leak check of each case diffs the whole of /dev/shm, so a test of an
+# adapter that creates names there must not overlap another test: each would
+# see the other's names as its own leak.
 #
 # Generates a main() that runs the whole conformance suite against the adapter
 # and registers every test with CTest (gtest_discover_tests), one CTest test
@@ -16,7 +22,7 @@
 include_guard(GLOBAL)
 
 function(ipcc_add_conformance_test)
-  cmake_parse_arguments(ARG "" "NAME;ADAPTER;HEADER;FACTORY;EXPECTATIONS;LABEL" "LIBRARIES" ${ARGN})
+  cmake_parse_arguments(ARG "SERIAL" "NAME;ADAPTER;HEADER;FACTORY;EXPECTATIONS;LABEL" "LIBRARIES" ${ARGN})
   foreach(required NAME ADAPTER HEADER FACTORY)
     if(NOT ARG_${required})
       message(FATAL_ERROR "ipcc_add_conformance_test: ${required} is required")
@@ -34,11 +40,20 @@ int main(int argc, char** argv) {
 ")
   add_executable(${ARG_NAME} "${main_file}")
   target_link_libraries(${ARG_NAME} PRIVATE "$<LINK_LIBRARY:WHOLE_ARCHIVE,ipcc::conformance>" ${ARG_LIBRARIES})
-  ipcc_discover_conformance_tests(${ARG_NAME} ${ARG_ADAPTER} "${ARG_EXPECTATIONS}" "${ARG_LABEL}")
+  set(serial "")
+  if(ARG_SERIAL)
+    set(serial SERIAL)
+  endif()
+  ipcc_discover_conformance_tests(${ARG_NAME} ${ARG_ADAPTER} "${ARG_EXPECTATIONS}" "${ARG_LABEL}" ${serial})
+  # The project's own build groups its adapters' runs (tools/conformance.sh).
+  if(TARGET ipcc_conformance_adapters)
+    add_dependencies(ipcc_conformance_adapters ${ARG_NAME})
+  endif()
 endfunction()
 
-# ipcc_discover_conformance_tests(<target> <adapter> <expectations-file> <label> [extra args...])
-# Registers a conformance executable's tests with CTest for one adapter.
+# ipcc_discover_conformance_tests(<target> <adapter> <expectations-file> <label> [SERIAL] [extra args...])
+# Registers a conformance executable's tests with CTest for one adapter;
+# SERIAL makes them RUN_SERIAL.
 function(ipcc_discover_conformance_tests target adapter expectations label)
   # gtest_discover_tests() needs a variable include(GoogleTest) sets in the
   # including scope; a project that got this file through FetchContent or
@@ -48,7 +63,13 @@ function(ipcc_discover_conformance_tests target adapter expectations label)
     set(IPCC_RESULTS_DIR "${CMAKE_BINARY_DIR}/ipcc-results")
   endif()
   file(MAKE_DIRECTORY "${IPCC_RESULTS_DIR}")
-  set(args "--ipcc-adapter=${adapter}" "--ipcc-results=${IPCC_RESULTS_DIR}" ${ARGN})
+  set(extra ${ARGN})
+  set(serial FALSE)
+  if("SERIAL" IN_LIST extra)
+    list(REMOVE_ITEM extra SERIAL)
+    set(serial TRUE)
+  endif()
+  set(args "--ipcc-adapter=${adapter}" "--ipcc-results=${IPCC_RESULTS_DIR}" ${extra})
   if(expectations)
     get_filename_component(expectations "${expectations}" ABSOLUTE)
     list(APPEND args "--ipcc-expectations=${expectations}")
@@ -64,5 +85,5 @@ function(ipcc_discover_conformance_tests target adapter expectations label)
     DISCOVERY_MODE PRE_TEST
     DISCOVERY_TIMEOUT 60
     XML_OUTPUT_DIR "${CMAKE_BINARY_DIR}/junit/${adapter}"
-    PROPERTIES LABELS ${label} TIMEOUT 600)
+    PROPERTIES LABELS ${label} TIMEOUT 600 RUN_SERIAL ${serial})
 endfunction()

@@ -2,7 +2,10 @@
 # ensure-deps.sh: installs the Debian 12 packages ipcc-conformance builds
 # with, if any is missing. Needs root (or sudo) only when something is missing.
 set -eu
-packages="g++ cmake ninja-build libgtest-dev libgmock-dev librapidcheck-dev libboost1.81-dev libbenchmark-dev"
+# python3 runs the CPython agent; nlohmann-json3-dev speaks its protocol;
+# libzmq3-dev and cppzmq-dev are the ZeroMQ adapter's library.
+packages="g++ cmake ninja-build libgtest-dev libgmock-dev librapidcheck-dev libboost1.81-dev libbenchmark-dev
+  python3 nlohmann-json3-dev libzmq3-dev cppzmq-dev"
 missing=""
 for package in $packages; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -35,8 +35,9 @@ IPCC_CONFORMANCE_TEST(QueueConformance, UnboundedAcceptsStorage, "queue.create.u
         auto q = make_queue_or_note(expect, {kind, maxsize});
         if (!q) return;
         expect.that(q->maxsize() == 0, "maxsize() of an unbounded queue is " + std::to_string(q->maxsize()));
-        // Many small items, then large ones up to the declared storage.
-        constexpr std::uint32_t kSmall = 2000;
+        // Many small items (as many as the declared storage holds, up to
+        // 2000), then large ones up to the declared storage.
+        const auto kSmall = static_cast<std::uint32_t>(std::min<std::uint64_t>(2000, storage / (8 + 64)));
         constexpr std::size_t kLarge = 1 << 20;
         std::uint64_t used = 0;
         std::uint32_t n = 0;
@@ -71,7 +72,7 @@ IPCC_CONFORMANCE_TEST(QueueConformance, BoundedCapacityExact, "queue.create.boun
   IPCC_REQUIRE(!supported_kinds(kBoundedKinds).empty(), "queue or joinable_queue");
   check_property(10, [] {
     const auto kind = *kind_choice(kBoundedKinds);
-    const auto maxsize = *rc::gen::inRange<std::int64_t>(1, 33);
+    const auto maxsize = *rc::gen::inRange<std::int64_t>(1, std::min<std::int64_t>(capabilities().queue.max_maxsize, 32) + 1);
     const auto key = std::make_tuple(std::string(to_string(kind)), maxsize);
     replay_cached_failure(key);
     fail_case_if(key, run_isolated([&](Expect& expect) {

@@ -173,10 +173,14 @@ IPCC_CONFORMANCE_TEST(QueueConformance, UnconsumedExit, "queue.flush.unconsumed-
     if (effect == UnconsumedExitEffect::exits_at_once) {
       scenario.control = {step(ControlKind::await_exit, 0, 0, 5000), step(ControlKind::open_gate, 1)};
     } else {
+      // Puts beyond min_storage_bytes may block until a consumer runs (a
+      // simple_queue writes to its pipe in put); the producer then cannot
+      // end either, which is what the clause asks.
+      ControlStep puts_done = step(ControlKind::await_completed, 0, static_cast<std::uint32_t>(items - 1), 1000);
+      puts_done.may_time_out = true;
       ControlStep still_running = step(ControlKind::await_exit, 0, 0, 100);
       still_running.may_time_out = true;
-      scenario.control = {step(ControlKind::await_completed, 0, static_cast<std::uint32_t>(items - 1)), still_running,
-                          step(ControlKind::open_gate, 1), step(ControlKind::await_exit, 0)};
+      scenario.control = {puts_done, still_running, step(ControlKind::open_gate, 1), step(ControlKind::await_exit, 0)};
     }
     fail_case_if(key, run_queue_case(scenario, checks_for(kind, false), [effect, items](const Scenario&, const RunResult& run) {
       const std::string clause = "queue.flush.unconsumed-exit";
@@ -289,17 +293,23 @@ IPCC_CONFORMANCE_TEST(QueueConformance, KilledProducer, "queue.killed.producer")
     const std::int64_t wait = item_wait();
     std::vector<Op> producer = {wait_gate()};
     for (int i = 0; i < count; ++i) producer.push_back(put(256, wait));
+    // The consumer drains only once the surviving producer ended: the killed
+    // put may have completed, and then the counted gets leave one of the
+    // survivor's items for the drain.
     std::vector<Op> consumer = {wait_gate()};
     for (int i = 0; i < count + maxsize; ++i) consumer.push_back(get(wait));
+    consumer.push_back(wait_gate());
     consumer.push_back(get_until_empty(0));
     Scenario scenario = queue_scenario({kind, maxsize}, start, {{put(on_full ? 64 : large)}, producer, consumer});
     for (std::int64_t i = 0; i < maxsize; ++i) scenario.prelude.push_back(put(16));
+    const bool wedge = effect == KilledProcessEffect::may_wedge;
+    ControlStep survivor_ended = step(ControlKind::await_exit, 1);
+    survivor_ended.may_time_out = wedge;  // its puts or its end may wait for ever
     // On a full queue the put sleeps; a large put is killed as soon as it
     // started, mostly in the middle of its copy.
     scenario.control = {step(on_full ? ControlKind::await_blocked : ControlKind::await_invoked, 0, 0),
                         step(ControlKind::kill, 0), step(ControlKind::await_exit, 0), step(ControlKind::open_gate, 1),
-                        step(ControlKind::open_gate, 2)};
-    const bool wedge = effect == KilledProcessEffect::may_wedge;
+                        step(ControlKind::open_gate, 2), survivor_ended, step(ControlKind::open_gate, 2)};
     fail_case_if(key, run_queue_case(scenario, checks_for(kind, !wedge), [effect](const Scenario&, const RunResult& run) {
       return judge_survivors(run, effect, "queue.killed.producer", {1, 2});
     }));

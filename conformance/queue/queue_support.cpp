@@ -62,6 +62,7 @@ rc::Gen<std::int64_t> maxsize_choice(QueueKind kind, bool bounded) {
 }
 
 rc::Gen<std::int64_t> item_size(std::int64_t max_bytes) {
+  max_bytes = static_cast<std::int64_t>(std::min<std::uint64_t>(static_cast<std::uint64_t>(max_bytes), capabilities().queue.max_item_bytes));
   static const std::vector<std::int64_t> edges = {0, 1, 7, 8, 9, 4095, 4096, 4097, 65535, 65536, 65537};
   std::vector<std::int64_t> usable;
   for (auto edge : edges) {

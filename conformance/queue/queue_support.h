@@ -53,7 +53,7 @@ rc::Gen<QueueKind> kind_choice(const std::vector<QueueKind>& wanted);
 // for simple_queue; only bounded ones when `bounded`.
 rc::Gen<std::int64_t> maxsize_choice(QueueKind kind, bool bounded = false);
 // Item sizes weighted toward the edges (0, 1, 7, 8, 9, 4 KiB, 64 KiB) up to
-// `max_bytes`; shrinks toward 0.
+// `max_bytes` and the declared max_item_bytes; shrinks toward 0.
 rc::Gen<std::int64_t> item_size(std::int64_t max_bytes = 64 * 1024);
 
 // Every process holds the queue.

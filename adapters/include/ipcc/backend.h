@@ -33,7 +33,7 @@ namespace ipcc {
 // The version of the adapter contract this header describes
 // (adapters/README.md). Bumped on any semantic change to the contract.
 inline constexpr int kContractVersionMajor = 0;
-inline constexpr int kContractVersionMinor = 3;
+inline constexpr int kContractVersionMinor = 4;
 
 enum class StartMethod { fork, spawn };
 
@@ -240,6 +240,14 @@ class Backend {
     (void)token;
     return fail(errc::unsupported);
   }
+
+  // delegate_processes: the processes that carry out the calling process's
+  // operations on its behalf, for an adapter whose primitives live in
+  // another process (an out-of-process agent's twin). The harness calls it in
+  // each worker before the worker's first operation and judges the worker
+  // "blocked in an operation" only while the worker and all of these are
+  // asleep. Default: none (operations run in the calling process).
+  virtual std::vector<int> delegate_processes() { return {}; }
 };
 
 using BackendFactory = std::function<std::unique_ptr<Backend>()>;
