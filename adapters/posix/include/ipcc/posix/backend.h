@@ -38,6 +38,12 @@
 // wrong_direction); the message stays in the socket.
 // Deadlines: ppoll with the time left on CLOCK_MONOTONIC, re-armed after EINTR
 // and early wake-ups. send has no deadline (as Python's).
+// Passed through: (1) a message must fit in SO_SNDBUF minus 32 bytes, so
+// max_message_bytes is net.core.wmem_default - 32 (below the spec's 64 MiB)
+// and a larger send is refused at once, never blocked; (2) when the peer
+// closes with data unread, Linux reports ECONNRESET once, on the next
+// receive, before the messages the peer sent are delivered, and not at all
+// when the unread data were only empty messages (`pipe.peer-gone.duplex-unread`).
 //
 // Queue and SimpleQueue. The mqd_t is a descriptor: a forked child inherits
 // it and a spawned process gets it in the token, so the name is unlinked as
