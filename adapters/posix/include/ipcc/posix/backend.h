@@ -63,6 +63,10 @@
 // resource_exhausted at once rather than waiting (min_storage_bytes is
 // msg_max * 64, the least those msg_max items can weigh), and full() stays
 // false. Deadline::now() is a past absolute time: the call tries once.
+// Every queue reserves msg_max * msgsize_max bytes against the user's
+// RLIMIT_MSGQUEUE (819 200 by default), so one user can have only about seven
+// queues at once (seven here); make_queue then reports resource_exhausted
+// (EMFILE).
 //
 // Lock and RLock. A robust process-shared mutex in a memfd segment (one
 // descriptor in the token for spawn; fork inherits the mapping). acquire is
