@@ -1,6 +1,8 @@
 // Queue conformance: close, the flush at a process's end, and processes
 // killed in the middle of an operation (spec/queue.md, "Lifecycle" and
 // "Killed processes").
+#include <algorithm>
+
 #include "queue_support.h"
 
 namespace ipcc::conformance::queue {
@@ -161,11 +163,19 @@ IPCC_CONFORMANCE_TEST(QueueConformance, UnconsumedExit, "queue.flush.unconsumed-
   check_property(6, [effect] {
     const auto kind = *kind_choice(kAllKinds);
     const auto start = *start_method_choice();
-    // More than a pipe buffer holds, well within the declared storage.
-    const auto items = *rc::gen::inRange(4, 17);
+    // waits_for_consumers: at least 256 KiB, more than a pipe buffer holds.
+    // exits_at_once: within the declared storage (item storage is its length
+    // plus 64 bytes).
+    auto items = *rc::gen::inRange(4, 17);
+    std::int64_t item_bytes = 64 * 1024;
+    if (effect == UnconsumedExitEffect::exits_at_once) {
+      const auto storage = static_cast<std::int64_t>(std::min<std::uint64_t>(capabilities().queue.min_storage_bytes, 1u << 30));
+      items = static_cast<int>(std::clamp<std::int64_t>(storage / 64, 1, items));
+      item_bytes = std::clamp<std::int64_t>(storage / items - 64, 0, item_bytes);
+    }
     const auto key = std::make_tuple(std::string(to_string(kind)), std::string(fixtures::to_string(start)), items);
     replay_cached_failure(key);
-    std::vector<Op> producer(static_cast<std::size_t>(items), put(64 * 1024));
+    std::vector<Op> producer(static_cast<std::size_t>(items), put(item_bytes));
     std::vector<Op> consumer(static_cast<std::size_t>(items), get(item_wait()));
     consumer.insert(consumer.begin(), wait_gate());
     consumer.push_back(get_until_empty(0));
