@@ -101,6 +101,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, SendOnReceiveEnd, "pipe.direction.send-on
   check_property(20, [] {
     const auto length = *message_size(5000);
     const auto offset = *rc::gen::inRange<std::int64_t>(-3, length + 4);
+    replay_cached_failure(std::make_pair(length, offset));
     auto result = run_isolated([&](Expect& expect) {
       auto ends = backend().make_pipe(false);
       if (!expect.ok(ends, "make_pipe")) return;

@@ -40,6 +40,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, PollImmediate, "pipe.poll.immediate") {
     const auto form = *rc::gen::element(Immediate::no_argument, Immediate::zero, Immediate::negative);
     const double negative = *rc::gen::element(0.001, 1.0, 1e6);
     const auto pending = *rc::gen::inRange<int>(0, 4);
+    replay_cached_failure(std::make_tuple(duplex, name(form), negative, pending));
     auto result = run_isolated(
         [&](Expect& expect) {
           auto ends = backend().make_pipe(duplex);

@@ -57,6 +57,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, ReceiveWithMaxlength, "pipe.recv.maxlengt
     const bool duplex = *duplex_choice();
     const auto length = *message_size(self_message_limit());
     const auto maxlength = *rc::gen::inRange<std::int64_t>(0, length + 3);
+    replay_cached_failure(std::make_tuple(duplex, length, maxlength));
     auto result = run_isolated([&](Expect& expect) {
       with_pipe(expect, duplex, [&](Connection& reader, Connection& writer) {
         auto message = fixtures::make_payload(5, static_cast<std::size_t>(length));
@@ -96,6 +97,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, ReceiveNegativeMaxlength, "pipe.recv.maxl
     const bool duplex = *duplex_choice();
     const auto maxlength = *rc::gen::inRange<std::int64_t>(-1000, 0);
     const auto length = *message_size(std::min<std::int64_t>(5000, self_message_limit()));
+    replay_cached_failure(std::make_tuple(duplex, maxlength, length));
     auto result = run_isolated([&](Expect& expect) {
       with_pipe(expect, duplex, [&](Connection& reader, Connection& writer) {
         auto message = fixtures::make_payload(8, static_cast<std::size_t>(length));
@@ -118,6 +120,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, ReceiveIntoAtOffset, "pipe.recv-into.offs
     const auto buffer_size = *rc::gen::inRange<std::int64_t>(0, 9000);
     const auto offset = *rc::gen::inRange<std::int64_t>(0, buffer_size + 1);
     const auto length = *rc::gen::inRange<std::int64_t>(0, buffer_size - offset + 1);
+    replay_cached_failure(std::make_tuple(duplex, buffer_size, offset, length));
     auto result = run_isolated([&](Expect& expect) {
       with_pipe(expect, duplex, [&](Connection& reader, Connection& writer) {
         auto message = fixtures::make_payload(11, static_cast<std::size_t>(length));
@@ -147,6 +150,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, ReceiveIntoBadOffset, "pipe.recv-into.off
     const bool negative = *rc::gen::arbitrary<bool>();
     const auto offset = negative ? *rc::gen::inRange<std::int64_t>(-5000, 0)
                                  : *rc::gen::inRange<std::int64_t>(buffer_size + 1, buffer_size + 5000);
+    replay_cached_failure(std::make_tuple(duplex, buffer_size, offset));
     auto result = run_isolated([&](Expect& expect) {
       with_pipe(expect, duplex, [&](Connection& reader, Connection& writer) {
         auto message = fixtures::make_payload(13, 40);
@@ -172,6 +176,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, ReceiveIntoTooShort, "pipe.recv-into.too-
     const auto offset = *rc::gen::inRange<std::int64_t>(0, buffer_size + 1);
     const auto length = *rc::gen::inRange<std::int64_t>(
         buffer_size - offset + 1, std::max(buffer_size - offset + 2, self_message_limit()));
+    replay_cached_failure(std::make_tuple(duplex, buffer_size, offset, length));
     auto result = run_isolated([&](Expect& expect) {
       with_pipe(expect, duplex, [&](Connection& reader, Connection& writer) {
         auto message = fixtures::make_payload(14, static_cast<std::size_t>(length));
@@ -207,6 +212,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, SendByteRanges, "pipe.send.range") {
     const auto size = *rc::gen::inRange<std::int64_t>(-3, length + 4);
     const bool valid = offset >= 0 && offset <= length && (!with_size || (size >= 0 && offset + size <= length));
     RC_TAG(valid ? "valid range" : "invalid range");
+    replay_cached_failure(std::make_tuple(duplex, length, offset, with_size, size));
     auto result = run_isolated([&](Expect& expect) {
       with_pipe(expect, duplex, [&](Connection& reader, Connection& writer) {
         auto buffer = fixtures::make_payload(17, static_cast<std::size_t>(length));

@@ -98,7 +98,15 @@ void fail_test_if(Verdict verdict, const std::string& report) {
 
 }  // namespace
 
+namespace internal {
+bool& property_timed_out() {
+  static bool timed_out = false;
+  return timed_out;
+}
+}  // namespace internal
+
 IsolatedResult run_isolated(const std::function<void(Expect&)>& body, std::chrono::milliseconds limit) {
+  if (internal::property_timed_out()) return {};  // a shrink step after a TIMEOUT (property.h)
   auto run = fixtures::run_isolated(
       [&body]() -> std::string {
         Expect expect;
@@ -140,6 +148,7 @@ using HistoryChecker = std::function<std::vector<fixtures::Violation>(const fixt
 CaseOutcome run_case(const fixtures::Scenario& scenario, const HistoryChecker& checker,
                      const HistoryJudge& judge) {
   CaseOutcome outcome;
+  if (internal::property_timed_out()) return outcome;  // a shrink step after a TIMEOUT (property.h)
   auto before = fixtures::take_snapshot();
   fixtures::RunOptions options;
   options.adapter_name = adapter_name();

@@ -7,6 +7,12 @@
 //   RC_PARAMS="reproduce=..." ./ipcc_conformance_reference --gtest_filter=Suite.Name
 // replays a printed failure.
 //
+// A property whose case timed out is not shrunk: every shrink step would wait
+// out the case deadline again (tens of seconds each, against an adapter that
+// never wakes a reader). Once a case of the running property reported
+// TIMEOUT, run_*_case and run_isolated skip further cases (as passing, so
+// RapidCheck keeps the case that timed out), and the report is that case's.
+//
 // Multi-process cases are not always deterministic, and RapidCheck re-runs
 // the minimal case once more to print it; a verdict cache keyed by the
 // printed case makes that re-run report the failure actually observed (with
@@ -35,6 +41,8 @@ std::string current_test_id();
 void report_property_failure(const std::string& message);
 // Remembers failure reports by printed case, per test.
 std::map<std::string, std::pair<Verdict, std::string>>& verdict_cache();
+// True once a case of the running property timed out (see above).
+bool& property_timed_out();
 }  // namespace internal
 
 // Fails the running RapidCheck case with `outcome`'s report (and remembers it
@@ -43,6 +51,7 @@ template <typename Case>
 void fail_case_if(const Case& generated, Verdict verdict, const std::string& report) {
   if (verdict == Verdict::pass) return;
   set_case_verdict(verdict);
+  if (verdict == Verdict::timeout) internal::property_timed_out() = true;
   std::ostringstream key;
   rc::show(generated, key);
   const std::string text = std::string(to_string(verdict)) + " on adapter '" + adapter_name() + "'\n" + report;
@@ -73,11 +82,13 @@ void replay_cached_failure(const Case& generated) {
 template <typename Property>
 void check_property(int cases, Property&& property) {
   internal::verdict_cache().clear();
+  internal::property_timed_out() = false;
   rc::detail::TestMetadata metadata;
   metadata.id = internal::current_test_id();
   metadata.description = metadata.id;
   const auto result = rc::detail::checkTestable(std::forward<Property>(property), metadata,
                                                 internal::property_params(cases));
+  internal::property_timed_out() = false;
   if (!result.template is<rc::detail::SuccessResult>()) {
     std::ostringstream text;
     rc::detail::printResultMessage(result, text);
