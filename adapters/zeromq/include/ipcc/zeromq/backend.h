@@ -92,6 +92,9 @@
 //     the same), so the adapter does not synthesise one. For the same reason
 //     a send with no reader left never reports broken_pipe: it is queued up
 //     to the HWM, then blocks.
+//   - Delivery is asynchronous: zmq_msg_send returns once the message is in
+//     the sender's queue, and an I/O thread moves it to the receiving socket
+//     later, so a poll(0) right after a completed send may still be false.
 //   - A send may block while no peer is connected: a binding PAIR has no
 //     outgoing queue until its peer process has created its socket. The
 //     connecting ends (the second end, and every PUSH) queue at once.
