@@ -62,8 +62,8 @@ ProcessContext& process_context() {
 
 void release_context_if_idle(ProcessContext& state) {
   if (state.sockets != 0 || state.context == nullptr) return;
-  // With the default LINGER (-1) this waits until messages still queued in
-  // this process have been handed to a peer.
+  // Waits up to ZMQ_LINGER for messages still queued in this process to
+  // reach a peer.
   while (zmq_ctx_term(state.context) != 0 && zmq_errno() == EINTR) {
   }
   state.context = nullptr;
