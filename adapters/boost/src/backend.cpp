@@ -41,8 +41,12 @@ class BoostBackend final : public Backend {
     caps.queue.min_storage_bytes = detail::kQueueSlots * 64;
     caps.queue.serialization_failure = SerializationFailureEffect::reported_by_put;
     caps.queue.unconsumed_exit = UnconsumedExitEffect::exits_at_once;
-    caps.queue.killed_consumer = KilledProcessEffect::reports_broken;
-    caps.queue.killed_producer = KilledProcessEffect::reports_broken;
+    // A peer killed inside message_queue's robust mutex makes it not
+    // recoverable (calls then throw: broken); one killed while it waits on
+    // the queue's process-shared condition can leave the survivors' timed
+    // calls blocked past their deadlines. Only may_wedge covers both.
+    caps.queue.killed_consumer = KilledProcessEffect::may_wedge;
+    caps.queue.killed_producer = KilledProcessEffect::may_wedge;
 
     caps.sync.lock = true;
     caps.sync.rlock = true;
