@@ -70,8 +70,12 @@
 //     lock_exception(not_recoverable), reported as broken; none of the
 //     OwnerDeathEffect values describes that, and stays_held is declared.
 //   - Queues: a process killed inside a send/receive can leave the queue's
-//     robust mutex not recoverable; the survivors' calls then report broken
-//     (killed_consumer/killed_producer = reports_broken).
+//     robust mutex not recoverable (the survivors' calls then report broken),
+//     and one killed while asleep in a receive or a send on a full queue can
+//     leave the queue's process-shared condition variable so that a later
+//     notify blocks while it holds the queue's mutex. Boost's timed calls take
+//     that mutex without a timeout, so the survivors then wait past their
+//     deadlines: killed_consumer and killed_producer declare may_wedge.
 //   - Timed calls take absolute CLOCK_REALTIME time points: the monotonic
 //     Deadline is converted at each call, and a wait that ends early by the
 //     wall clock is retried until the monotonic deadline has passed. A clock
@@ -81,7 +85,8 @@
 // child uses its inherited copy as is, since Boost keeps no per-process
 // state). Blocking: every wait honours its Deadline, except Connection
 // send_bytes, which the contract gives none (a full message_queue blocks it
-// until a receiver makes room). Errors: interprocess_exception maps to
+// until a receiver makes room), and the calls on a queue wedged by a killed
+// peer (above): Boost offers no timed form of the internal lock. Errors: interprocess_exception maps to
 // message_too_large (size_error), resource_exhausted (memory, descriptors,
 // space) or broken (everything else, notably lock_exception).
 //
@@ -104,7 +109,7 @@ namespace ipcc::boost {
 
 // The Boost.Interprocess Backend. Capabilities: fork and spawn; both Pipe
 // kinds (64 KiB messages); Queue, SimpleQueue, JoinableQueue (64 KiB items,
-// maxsize at most 2048, killed peers reported as broken); Lock, RLock,
+// maxsize at most 2048, killed peers may wedge); Lock, RLock,
 // Semaphore (no get_value, max_semaphore_value = SEM_VALUE_MAX read at run
 // time) and Event.
 std::unique_ptr<Backend> make_backend();
