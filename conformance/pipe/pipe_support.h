@@ -39,7 +39,7 @@ Scenario writer_reader(bool duplex, StartMethod start, std::vector<Op> writer_op
 
 // Sizes of ordinary messages: weighted toward the interesting edges (0, 1,
 // 7, 8, around PIPE_BUF minus the header, 16 KiB, 64 KiB) but up to
-// `max_bytes`. Shrinks toward 0.
+// `max_bytes` and the declared max_message_bytes. Shrinks toward 0.
 rc::Gen<std::int64_t> message_size(std::int64_t max_bytes = 256 * 1024);
 
 // The kinds of Pipe the adapter supports.

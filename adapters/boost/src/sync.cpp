@@ -215,11 +215,10 @@ class ComposedEvent final : public Event {
 
   Result<bool> wait(Deadline deadline) override {
     try {
-      bip::scoped_lock<bip::interprocess_mutex> lock(state().mutex, bip::defer_lock);
-      if (!wait_for(deadline, [&] { lock.lock(); }, [&] { return lock.try_lock(); },
-                    [&](const WallTime& until) { return lock.timed_lock(until); })) {
-        return false;
-      }
+      // The state's mutex is held only for a few instructions by anyone, so
+      // it is taken without a deadline: a try-once wait that gave up on a
+      // busy mutex would return false with the flag set.
+      bip::scoped_lock<bip::interprocess_mutex> lock(state().mutex);
       const std::uint64_t sets_before = state().sets;
       while (!state().flag && state().sets == sets_before) {
         if (deadline.is_never()) {
