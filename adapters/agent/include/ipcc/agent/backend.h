@@ -24,9 +24,14 @@
 // implementation's own start method is part of the agent's command line
 // (cpython-fork, cpython-spawn).
 //
-// "Blocked": the harness sees the C++ process asleep while it waits for its
-// twin's reply, from the moment the request is written; this says the call
-// was issued, not that the implementation itself went to sleep.
+// "Blocked" and "ended": delegate_processes() names the calling process's
+// twin, so the harness judges a worker blocked only while the worker and its
+// twin both sleep, and ended only once its twin is gone too.
+//
+// State changes by the runtime: after a failed Connection call the adapter
+// asks the agent how the end now is (closed, readable, writable), since a
+// runtime may change it itself (CPython closes a simplex end on a too-long
+// message).
 //
 // Errors: a reply's error is the operation's error; an agent that ends, or
 // a reply that is malformed, makes the operation fail with errc::broken
