@@ -15,7 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${1:-}" = "--sanitize" ]; then
   build=${IPCC_BUILD_DIR:-$root/build-asan}
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DIPCC_SANITIZE=ON \
-    -DIPCC_BUILD_BENCH=OFF -DIPCC_INSTALL=OFF
+    -DIPCC_BUILD_BENCH=OFF -DIPCC_INSTALL=OFF -DIPCC_BUILD_THIRD_PARTY_ADAPTERS=OFF
   labels="unit|bundled|faulty"
   # Sanitizers slow everything down; stretch every harness deadline alike.
   export IPCC_TIMEOUT_MULTIPLIER=${IPCC_TIMEOUT_MULTIPLIER:-4}
