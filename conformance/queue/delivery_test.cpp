@@ -94,7 +94,7 @@ IPCC_CONFORMANCE_TEST(QueueConformance, SimplePutSynchronous, "simple-queue.put.
   IPCC_REQUIRE(supports(QueueKind::simple_queue), "simple_queue");
   check_property(10, [] {
     const auto start = *start_method_choice();
-    const auto size = *item_size();
+    const auto size = *stored_item_size();  // the put must return with no consumer
     const auto key = std::make_tuple(std::string(fixtures::to_string(start)), size);
     replay_cached_failure(key);
     // p0 puts and waits; p1 looks only once the put returned.

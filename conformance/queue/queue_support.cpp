@@ -72,6 +72,11 @@ rc::Gen<std::int64_t> item_size(std::int64_t max_bytes) {
                         rc::gen::sizedElementOf(usable), rc::gen::inRange<std::int64_t>(0, max_bytes + 1));
 }
 
+rc::Gen<std::int64_t> stored_item_size() {
+  const auto storage = std::min<std::uint64_t>(capabilities().queue.min_storage_bytes, 64 * 1024 + 64);
+  return item_size(static_cast<std::int64_t>(storage > 64 ? storage - 64 : 0));
+}
+
 Scenario queue_scenario(QueueOptions options, StartMethod start, std::vector<std::vector<Op>> processes) {
   Scenario scenario;
   scenario.subject = fixtures::SubjectKind::queue;

@@ -121,7 +121,7 @@ IPCC_CONFORMANCE_TEST(QueueConformance, PutBecomesVisible, "queue.size.visibilit
     const auto kind = *kind_choice(kinds);
     const auto maxsize = *maxsize_choice(kind);
     const auto start = *start_method_choice();
-    const auto size = *item_size();
+    const auto size = *stored_item_size();  // the put must return with no consumer
     const auto key = std::make_tuple(std::string(to_string(kind)), maxsize, std::string(fixtures::to_string(start)), size);
     replay_cached_failure(key);
     const Op look = at_once ? call(OpKind::empty) : await_visible(scaled_ms(1000));
