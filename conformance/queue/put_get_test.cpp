@@ -97,7 +97,7 @@ IPCC_CONFORMANCE_TEST(QueueConformance, PutBlocksUntilRoom, "queue.put.blocks-un
     const auto kind = *kind_choice(kBoundedKinds);
     const auto maxsize = *maxsize_choice(kind, true);
     const auto start = *start_method_choice();
-    const auto size = *item_size();
+    const auto size = *stored_item_size();  // its producer ends before the last get
     const auto key = std::make_tuple(std::string(to_string(kind)), maxsize, std::string(fixtures::to_string(start)), size);
     replay_cached_failure(key);
     Scenario scenario = queue_scenario({kind, maxsize}, start,
