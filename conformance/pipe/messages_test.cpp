@@ -50,6 +50,106 @@ IPCC_CONFORMANCE_TEST(PipeConformance, MessageNoLoss, "pipe.message.no-loss") {
   });
 }
 
+namespace {
+
+// How the writer of an OutlivesSenderCase ends right after its last send.
+enum class SenderEnd : std::uint8_t {
+  closes,  // close(), then the process's normal end
+  exits,   // _exit(0) with the end still open
+  killed,  // SIGKILL from the controller once the last send returned
+};
+
+std::string_view to_string(SenderEnd end) {
+  switch (end) {
+    case SenderEnd::closes: return "closes";
+    case SenderEnd::exits: return "exits";
+    case SenderEnd::killed: return "killed";
+  }
+  return "?";
+}
+
+void showValue(SenderEnd end, std::ostream& os) { os << to_string(end); }
+
+struct OutlivesSenderCase {
+  StreamCase stream;
+  SenderEnd end = SenderEnd::closes;
+  bool reader_late = false;  // the reader starts only after the writer ended
+};
+
+void showValue(const OutlivesSenderCase& c, std::ostream& os) {
+  showValue(c.stream, os);
+  os << " writer_end=" << to_string(c.end) << " reader=" << (c.reader_late ? "late" : "concurrent");
+}
+
+// The writer sends, then ends at once (close and return, _exit, or SIGKILL
+// right after its last send returned); the reader is seen through to the end
+// of the writer and then receives until eof, or until a receive has waited
+// the delivery grace, so implementations without end of stream are judged
+// too. A concurrent reader reads before and after the writer's end.
+Scenario outlives_sender_scenario(const OutlivesSenderCase& c) {
+  std::vector<Op> writer;
+  for (std::size_t i = 0; i < c.stream.sizes.size(); ++i) {
+    writer.push_back(send(kSecond, c.stream.sizes[i], c.stream.delays_us[i]));
+  }
+  const auto last_send = static_cast<std::uint32_t>(writer.size() - 1);
+  switch (c.end) {
+    case SenderEnd::closes: writer.push_back(close(kSecond)); break;
+    case SenderEnd::exits: writer.push_back(exit_now()); break;
+    case SenderEnd::killed: writer.push_back(wait_gate()); break;  // never opened: killed there
+  }
+  const std::int64_t grace = fixtures::timing::delivery_grace().count();
+  std::vector<Op> reader;
+  if (!c.reader_late) reader.push_back(recv_until_end(kFirst, grace));
+  reader.push_back(wait_gate());
+  reader.push_back(recv_until_end(kFirst, grace));
+  Scenario scenario = writer_reader(c.stream.duplex, c.stream.start, std::move(writer), std::move(reader));
+  if (c.end == SenderEnd::killed) {
+    scenario.control.push_back(step(ControlKind::await_completed, 0, last_send));
+    scenario.control.push_back(step(ControlKind::kill, 0));
+  }
+  scenario.control.push_back(step(ControlKind::await_exit, 0));
+  scenario.control.push_back(step(ControlKind::open_gate, 1));
+  return scenario;
+}
+
+}  // namespace
+
+// A message whose send returned is received, however its sender then ends:
+// by close and a normal end, by _exit with the end open, or killed by SIGKILL
+// right after the send returned, with the reader reading meanwhile or
+// starting only after the writer is gone. No end of stream is needed: the
+// reader gives up after the delivery grace.
+IPCC_CONFORMANCE_TEST(PipeConformance, MessageOutlivesSender, "pipe.message.outlives-sender") {
+  const auto& caps = capabilities().pipe;
+  check_property(15, [&caps] {
+    OutlivesSenderCase c = *rc::gen::exec([&caps] {
+      OutlivesSenderCase generated;
+      generated.stream = *stream_case(8, message_size(4096));
+      generated.end = *rc::gen::element(SenderEnd::closes, SenderEnd::exits, SenderEnd::killed);
+      generated.stream.writer_closes = generated.end == SenderEnd::closes;
+      generated.reader_late = *rc::gen::arbitrary<bool>();
+      if (generated.reader_late) {
+        // A late reader needs everything in the buffer the adapter promises,
+        // or the writer could never finish: keep the prefix that fits.
+        auto& sizes = generated.stream.sizes;
+        std::uint64_t total = 0;
+        std::size_t fit = 0;
+        while (fit < sizes.size() && fit < caps.min_buffered_messages &&
+               total + static_cast<std::uint64_t>(sizes[fit]) <= caps.min_buffer_bytes) {
+          total += static_cast<std::uint64_t>(sizes[fit++]);
+        }
+        sizes.resize(fit);
+        generated.stream.delays_us.resize(fit);
+      }
+      return generated;
+    });
+    RC_PRE(!c.stream.sizes.empty());
+    replay_cached_failure(c);
+    RC_TAG(to_string(c.end), c.reader_late ? "reader late" : "reader concurrent");
+    fail_case_if(c, run_pipe_case(outlives_sender_scenario(c)));
+  });
+}
+
 // Zero-length messages are messages: mixed into a stream they arrive in
 // place, and a lone pending empty message makes poll() true.
 IPCC_CONFORMANCE_TEST(PipeConformance, ZeroLengthMessages, "pipe.message.zero-length") {

@@ -22,10 +22,11 @@ Op recv(std::uint16_t handle, std::int64_t wait_ns, std::int64_t maxlength) {
   return op;
 }
 
-Op recv_until_end(std::uint16_t handle) {
+Op recv_until_end(std::uint16_t handle, std::int64_t wait_ns) {
   Op op;
   op.kind = OpKind::recv_until_end;
   op.handle = handle;
+  op.wait_ns = wait_ns;
   return op;
 }
 

@@ -29,7 +29,7 @@ inline constexpr std::uint16_t kSecond = 1;  // simplex: send-only
 // Ops.
 Op send(std::uint16_t handle, std::int64_t length, std::uint32_t delay_us = 0);
 Op recv(std::uint16_t handle, std::int64_t wait_ns = kNoLimit, std::int64_t maxlength = -1);
-Op recv_until_end(std::uint16_t handle);
+Op recv_until_end(std::uint16_t handle, std::int64_t wait_ns = kNoLimit);
 Op poll(std::uint16_t handle, std::int64_t wait_ns);
 Op close(std::uint16_t handle);
 

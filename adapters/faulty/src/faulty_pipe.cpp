@@ -15,6 +15,7 @@
 #include <cstring>
 #include <ctime>
 #include <optional>
+#include <vector>
 
 #include "faulty_queue.h"
 #include "faulty_sync.h"
@@ -60,6 +61,7 @@ enum class Defect {
   split_writes,              // header and payload in two writes: frames interleave
   export_drops_readahead,    // export forgets the bytes already read ahead
   fork_unsafe,               // works only in the process that created it
+  buffered_send,             // sends wait in the process's memory until close, a receive or 16 pending
 };
 
 constexpr std::string_view kEndMarker = "\xff" "ipcc-faulty-end-of-stream";
@@ -104,6 +106,11 @@ class FaultyConnection final : public Connection {
  public:
   FaultyConnection(Defect defect, std::unique_ptr<Connection> inner, int peer_fd)
       : defect_(defect), inner_(std::move(inner)), peer_fd_(peer_fd), creator_(::getpid()) {}
+  // buffered_send: a normal end writes what is pending, as a buffered
+  // writer's destructor would; _exit and SIGKILL skip this.
+  ~FaultyConnection() override {
+    if (!inner_->closed()) (void)flush_buffered();
+  }
 
   Result<void> close() override {
     if (defect_ == Defect::close_twice_errors && inner_->closed()) return fail(errc::closed, 0, "already closed");
@@ -115,7 +122,10 @@ class FaultyConnection final : public Connection {
       (void)flush_held();
       (void)inner_->send_bytes(as_bytes(kEndMarker));
     }
-    if (!inner_->closed()) (void)flush_held();
+    if (!inner_->closed()) {
+      (void)flush_held();
+      (void)flush_buffered();
+    }
     return inner_->close();
   }
   bool closed() const override { return fake_closed_ || inner_->closed(); }
@@ -177,6 +187,7 @@ class FaultyConnection final : public Connection {
       return fail(errc::invalid_argument, 0, "negative maxlength");
     }
     if (defect_ == Defect::ignore_maxlength) maxlength.reset();
+    if (auto flushed = flush_buffered(); !flushed) return fail(std::move(flushed).error());
     if (auto early = early_end()) return *early;
     if (defect_ == Defect::recv_no_wait && !inner_->closed()) {
       auto ready = inner_->poll();
@@ -222,6 +233,7 @@ class FaultyConnection final : public Connection {
       return fail(errc::wrong_direction, 0, "connection is write-only");
     }
     if (defect_ == Defect::recv_on_write_end && !inner_->readable() && !inner_->closed()) return false;
+    if (auto flushed = flush_buffered(); !flushed) return fail(std::move(flushed).error());
     if (defect_ == Defect::poll_infinite_false && deadline.is_never()) return false;
     if (defect_ == Defect::poll_expired_blocks && !deadline.is_never() && deadline.expired()) {
       deadline = Deadline::never();
@@ -316,6 +328,10 @@ class FaultyConnection final : public Connection {
       case Defect::sigpipe:
       case Defect::split_writes:
         return raw_send(message);
+      case Defect::buffered_send:
+        buffered_.emplace_back(message.begin(), message.end());
+        if (buffered_.size() >= 16) return flush_buffered();
+        return ok();
       default:
         break;
     }
@@ -327,6 +343,15 @@ class FaultyConnection final : public Connection {
     Bytes message = std::move(*held_);
     held_.reset();
     return inner_->send_bytes(message);
+  }
+
+  Result<void> flush_buffered() {
+    std::vector<Bytes> pending = std::move(buffered_);
+    buffered_.clear();
+    for (const auto& message : pending) {
+      if (auto sent = inner_->send_bytes(message); !sent) return sent;
+    }
+    return ok();
   }
 
   // Waits until the receiver has taken every byte (a rendezvous send).
@@ -391,6 +416,7 @@ class FaultyConnection final : public Connection {
   bool fake_closed_ = false;
   std::uint64_t sent_ = 0;
   std::optional<Bytes> held_;
+  std::vector<Bytes> buffered_;
 };
 
 class FaultyBackend final : public Backend {
@@ -487,6 +513,8 @@ constexpr Entry kEntries[] = {
     {"split-writes", Defect::split_writes, "header and payload go in separate writes, so frames interleave"},
     {"export-drops-readahead", Defect::export_drops_readahead, "export forgets the bytes already read ahead"},
     {"fork-unsafe", Defect::fork_unsafe, "a connection only works in the process that created it"},
+    {"buffered-send", Defect::buffered_send,
+     "send returns with the message still in the sender's memory; it is written at close, a receive, 16 pending, or a normal end"},
 };
 
 }  // namespace
