@@ -236,6 +236,10 @@ IPCC_CONFORMANCE_TEST(QueueConformance, FlushOptOut, "queue.flush.opt-out") {
 
 namespace {
 
+// Under `may_wedge`, how long each survivor gets to end before it is taken
+// as wedged and killed (scaled). Two such waits fit in the case deadline.
+constexpr std::uint32_t kWedgeWindowMs = 4000;
+
 std::vector<Violation> judge_survivors(const RunResult& run, KilledProcessEffect effect, const std::string& clause,
                                        const std::vector<std::uint32_t>& survivors) {
   std::vector<Violation> found;
@@ -279,6 +283,16 @@ IPCC_CONFORMANCE_TEST(QueueConformance, KilledConsumer, "queue.killed.consumer")
     scenario.control = {step(ControlKind::await_blocked, 0, 0), step(ControlKind::kill, 0), step(ControlKind::await_exit, 0),
                         step(ControlKind::open_gate, 1), step(ControlKind::open_gate, 2)};
     const bool wedge = effect == KilledProcessEffect::may_wedge;
+    if (wedge) {
+      // Survivors may wait for ever: they get the step deadline to end, and
+      // whoever is still waiting after it is killed, not a TIMEOUT.
+      for (std::uint32_t survivor : {1u, 2u}) {
+        ControlStep ended = step(ControlKind::await_exit, survivor, 0, kWedgeWindowMs);
+        ended.may_time_out = true;
+        scenario.control.push_back(ended);
+      }
+      scenario.kill_stragglers = true;
+    }
     fail_case_if(key, run_queue_case(scenario, checks_for(kind, !wedge), [effect](const Scenario&, const RunResult& run) {
       return judge_survivors(run, effect, "queue.killed.consumer", {1, 2});
     }));
@@ -313,13 +327,19 @@ IPCC_CONFORMANCE_TEST(QueueConformance, KilledProducer, "queue.killed.producer")
     Scenario scenario = queue_scenario({kind, maxsize}, start, {{put(on_full ? 64 : large)}, producer, consumer});
     for (std::int64_t i = 0; i < maxsize; ++i) scenario.prelude.push_back(put(16));
     const bool wedge = effect == KilledProcessEffect::may_wedge;
-    ControlStep survivor_ended = step(ControlKind::await_exit, 1);
+    ControlStep survivor_ended = step(ControlKind::await_exit, 1, 0, wedge ? kWedgeWindowMs : 0);
     survivor_ended.may_time_out = wedge;  // its puts or its end may wait for ever
     // On a full queue the put sleeps; a large put is killed as soon as it
     // started, mostly in the middle of its copy.
     scenario.control = {step(on_full ? ControlKind::await_blocked : ControlKind::await_invoked, 0, 0),
                         step(ControlKind::kill, 0), step(ControlKind::await_exit, 0), step(ControlKind::open_gate, 1),
                         step(ControlKind::open_gate, 2), survivor_ended, step(ControlKind::open_gate, 2)};
+    if (wedge) {
+      ControlStep consumer_ended = step(ControlKind::await_exit, 2, 0, kWedgeWindowMs);
+      consumer_ended.may_time_out = true;
+      scenario.control.push_back(consumer_ended);
+      scenario.kill_stragglers = true;  // whoever still waits after that is accepted
+    }
     fail_case_if(key, run_queue_case(scenario, checks_for(kind, !wedge), [effect](const Scenario&, const RunResult& run) {
       return judge_survivors(run, effect, "queue.killed.producer", {1, 2});
     }));
