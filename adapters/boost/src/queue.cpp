@@ -170,29 +170,6 @@ class MessageQueue final : public Queue {
     return send(item, priority, deadline);
   }
 
-  Result<Bytes> do_get(Deadline deadline) override {
-    if (closed_) return fail(errc::closed, 0, "queue is closed");
-    const std::size_t capacity = queue_->get_max_msg_size();
-    try {
-      // Boost receives only into a buffer of max_msg_size bytes.
-      if (!scratch_) scratch_ = std::make_unique_for_overwrite<std::byte[]>(capacity);
-      bip::message_queue::size_type received = 0;
-      unsigned int priority = 0;
-      std::byte* data = scratch_.get();
-      const bool got = wait_for(
-          deadline, [&] { queue_->receive(data, capacity, received, priority); },
-          [&] { return queue_->try_receive(data, capacity, received, priority); },
-          [&](const WallTime& until) { return queue_->timed_receive(data, capacity, received, priority, until); });
-      if (!got) return fail(errc::empty, 0, "queue is empty");
-      return Bytes(data, data + received);
-    } catch (const bip::interprocess_exception& error) {
-      return fail(map_exception(error, "message_queue::receive"));
-    } catch (const std::bad_alloc& error) {
-      return fail(map_exception(error, "receive buffer"));
-    }
-  }
-
- private:
   Result<void> send(std::span<const std::byte> item, unsigned int priority, Deadline deadline) {
     if (closed_) return fail(errc::closed, 0, "queue is closed");
     // Boost's own limit, checked before anything is counted or queued (its
@@ -226,6 +203,29 @@ class MessageQueue final : public Queue {
     return ok();
   }
 
+  Result<Bytes> do_get(Deadline deadline) override {
+    if (closed_) return fail(errc::closed, 0, "queue is closed");
+    const std::size_t capacity = queue_->get_max_msg_size();
+    try {
+      // Boost receives only into a buffer of max_msg_size bytes.
+      if (!scratch_) scratch_ = std::make_unique_for_overwrite<std::byte[]>(capacity);
+      bip::message_queue::size_type received = 0;
+      unsigned int priority = 0;
+      std::byte* data = scratch_.get();
+      const bool got = wait_for(
+          deadline, [&] { queue_->receive(data, capacity, received, priority); },
+          [&] { return queue_->try_receive(data, capacity, received, priority); },
+          [&](const WallTime& until) { return queue_->timed_receive(data, capacity, received, priority, until); });
+      if (!got) return fail(errc::empty, 0, "queue is empty");
+      return Bytes(data, data + received);
+    } catch (const bip::interprocess_exception& error) {
+      return fail(map_exception(error, "message_queue::receive"));
+    } catch (const std::bad_alloc& error) {
+      return fail(map_exception(error, "receive buffer"));
+    }
+  }
+
+ private:
   JoinState& join() { return *static_cast<JoinState*>(join_block_->address()); }
 
   void change_unfinished(int delta) {

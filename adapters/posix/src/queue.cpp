@@ -4,11 +4,10 @@
 #include <mqueue.h>
 #include <unistd.h>
 
-#include <climits>
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <new>
 #include <string>
 
@@ -93,38 +92,6 @@ class MqQueue final : public Queue {
     return send(item, priority, deadline);
   }
 
-  Result<Bytes> do_get(Deadline deadline) override {
-    if (closed()) return fail(errc::closed, 0, "queue is closed");
-    Bytes item;
-    try {
-      // mq_receive refuses a buffer shorter than mq_msgsize (EMSGSIZE).
-      item.resize(msgsize_);
-    } catch (const std::bad_alloc&) {
-      return fail(errc::resource_exhausted, ENOMEM, "cannot allocate the item");
-    }
-    char* data = reinterpret_cast<char*>(item.data());
-    for (;;) {
-      ssize_t got;
-      if (deadline.is_never()) {
-        got = ::mq_receive(mq_, data, item.size(), nullptr);
-      } else {
-        const timespec until = absolute(deadline, CLOCK_REALTIME);
-        got = ::mq_timedreceive(mq_, data, item.size(), nullptr, &until);
-      }
-      if (got >= 0) {
-        item.resize(static_cast<std::size_t>(got));
-        return item;
-      }
-      if (errno == EINTR) continue;
-      if (errno == ETIMEDOUT) {
-        if (deadline.expired()) return fail(errc::empty, ETIMEDOUT, "queue is empty");
-        continue;
-      }
-      return os_failure(errno, "mq_receive");
-    }
-  }
-
- private:
   Result<void> send(std::span<const std::byte> item, unsigned priority, Deadline deadline) {
     if (closed()) return fail(errc::closed, 0, "queue is closed");
     if (item.size() > msgsize_) return fail(errc::message_too_large, EMSGSIZE, "item above mq_msgsize");
@@ -164,6 +131,38 @@ class MqQueue final : public Queue {
     }
   }
 
+  Result<Bytes> do_get(Deadline deadline) override {
+    if (closed()) return fail(errc::closed, 0, "queue is closed");
+    Bytes item;
+    try {
+      // mq_receive refuses a buffer shorter than mq_msgsize (EMSGSIZE).
+      item.resize(msgsize_);
+    } catch (const std::bad_alloc&) {
+      return fail(errc::resource_exhausted, ENOMEM, "cannot allocate the item");
+    }
+    char* data = reinterpret_cast<char*>(item.data());
+    for (;;) {
+      ssize_t got;
+      if (deadline.is_never()) {
+        got = ::mq_receive(mq_, data, item.size(), nullptr);
+      } else {
+        const timespec until = absolute(deadline, CLOCK_REALTIME);
+        got = ::mq_timedreceive(mq_, data, item.size(), nullptr, &until);
+      }
+      if (got >= 0) {
+        item.resize(static_cast<std::size_t>(got));
+        return item;
+      }
+      if (errno == EINTR) continue;
+      if (errno == ETIMEDOUT) {
+        if (deadline.expired()) return fail(errc::empty, ETIMEDOUT, "queue is empty");
+        continue;
+      }
+      return os_failure(errno, "mq_receive");
+    }
+  }
+
+ private:
   Result<mq_attr> attributes() {
     if (closed()) return fail(errc::closed, 0, "queue is closed");
     mq_attr attr{};
@@ -180,8 +179,8 @@ class MqQueue final : public Queue {
 }  // namespace
 
 std::uint32_t mq_max_priority() {
-  // Linux: 32768; POSIX guarantees at least 32. -1 (no limit given) is taken
-  // as the minimum.
+  // Without a stated limit (-1), declare only the 32 priorities POSIX
+  // guarantees rather than promise ones mq_send may refuse.
   const long prio_max = ::sysconf(_SC_MQ_PRIO_MAX);
   if (prio_max < 1) return 31;
   return static_cast<std::uint32_t>(std::min<long>(prio_max, UINT_MAX) - 1);
