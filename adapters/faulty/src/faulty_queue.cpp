@@ -596,12 +596,12 @@ class PriorityQueue final : public Queue {
  private:
   Result<void> put_at(std::span<const std::byte> item, std::size_t level, Deadline deadline) {
     if (closed()) return fail(errc::closed, 0, "queue is closed");
+    // What the reference refuses for its size it reports itself, before any token is taken.
     if (item.size() > reference::kQueueMaxItemBytes) return levels_[level]->put(item, Deadline::now());
-    static const std::byte kToken[1] = {};
-    auto slot = slots_->put(std::span<const std::byte>(kToken, 0), deadline);
+    auto slot = slots_->put(std::span<const std::byte>(), deadline);
     if (!slot) return slot;
     auto put = levels_[level]->put(item, Deadline::never());
-    if (!put) (void)slots_->get(Deadline::now());  // give a token back
+    if (!put) (void)slots_->get(Deadline::now());  // give a token back (tokens are all alike)
     return put;
   }
 
