@@ -23,6 +23,12 @@ Op put(std::int64_t length, std::int64_t wait_ns, std::uint32_t delay_us) {
   op.length = length;
   return op;
 }
+Op put_priority(std::int64_t length, std::uint32_t priority, std::int64_t wait_ns, std::uint32_t delay_us) {
+  Op op = queue_op(OpKind::put_priority, wait_ns, delay_us);
+  op.length = length;
+  op.priority = priority;
+  return op;
+}
 Op put_unencodable(std::int64_t wait_ns) { return queue_op(OpKind::put_unencodable, wait_ns); }
 Op get(std::int64_t wait_ns, std::uint32_t delay_us) { return queue_op(OpKind::get, wait_ns, delay_us); }
 Op get_until_empty(std::int64_t wait_ns) { return queue_op(OpKind::get_until_empty, wait_ns); }
@@ -92,6 +98,7 @@ fixtures::QueueCheckOptions checks_for(QueueKind kind, bool drained) {
   const bool at_once = kind == QueueKind::simple_queue || capabilities().queue.put_visible_at_once;
   checks.real_time_order = at_once;
   if (at_once) checks.visibility_bound = std::chrono::nanoseconds(0);
+  checks.max_priority = capabilities().queue.max_priority;
   return checks;
 }
 
@@ -198,7 +205,8 @@ std::int64_t items_put(const RunResult& run) {
   std::int64_t count = 0;
   for (const auto& records : run.history.by_process) {
     for (const auto& r : records) {
-      if (r.kind == OpKind::put && r.completed && r.outcome == errc::ok) ++count;
+      const bool is_put = r.kind == OpKind::put || r.kind == OpKind::put_priority;
+      if (is_put && r.completed && r.outcome == errc::ok) ++count;
     }
   }
   return count;

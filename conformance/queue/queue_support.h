@@ -29,6 +29,8 @@ class QueueConformance : public ConformanceTest {};
 inline constexpr std::uint16_t kQueue = 0;
 
 Op put(std::int64_t length, std::int64_t wait_ns = kNoLimit, std::uint32_t delay_us = 0);
+Op put_priority(std::int64_t length, std::uint32_t priority, std::int64_t wait_ns = kNoLimit,
+                std::uint32_t delay_us = 0);
 Op put_unencodable(std::int64_t wait_ns = kNoLimit);
 Op get(std::int64_t wait_ns = kNoLimit, std::uint32_t delay_us = 0);
 Op get_until_empty(std::int64_t wait_ns = 0);
@@ -63,7 +65,8 @@ rc::Gen<std::int64_t> stored_item_size();
 Scenario queue_scenario(QueueOptions options, StartMethod start, std::vector<std::vector<Op>> processes);
 
 // The checker's options for a case of `kind`: real-time order and immediate
-// visibility where the spec or the adapter promises them.
+// visibility where the spec or the adapter promises them, and the declared
+// max_priority.
 fixtures::QueueCheckOptions checks_for(QueueKind kind, bool drained);
 
 // Producers and consumers in separate processes, then a drainer that starts
@@ -90,7 +93,8 @@ std::unique_ptr<Queue> make_queue_or_note(Expect& expect, QueueOptions options);
 // Item number `n` of an isolated check, `length` bytes.
 Bytes item(std::uint32_t n, std::size_t length = 16);
 
-// The number of items whose put succeeded, in all processes of `run`.
+// The number of items whose put (plain or with a priority) succeeded, in all
+// processes of `run`.
 std::int64_t items_put(const RunResult& run);
 
 }  // namespace ipcc::conformance::queue

@@ -133,7 +133,8 @@ class AgentConnection final : public Connection {
 
 class AgentQueue final : public Queue {
  public:
-  AgentQueue(std::uint64_t id, QueueOptions options) : remote_(id), options_(options) {}
+  AgentQueue(std::uint64_t id, QueueOptions options, std::uint32_t max_priority)
+      : remote_(id), options_(options), max_priority_(max_priority) {}
 
   Result<void> put_encoded(const ItemEncoder& encode, Deadline deadline) override {
     auto bytes = encode();
@@ -167,6 +168,13 @@ class AgentQueue final : public Queue {
   Result<void> do_put(std::span<const std::byte> item, Deadline deadline) override {
     return as_void(remote_.call("put", json{{"timeout_ns", timeout_of(deadline)}}, item));
   }
+  // Only an agent that declares max_priority receives a priority; the range
+  // and the kinds are the agent's to check, as every other argument is.
+  Result<void> do_put_with_priority(std::span<const std::byte> item, std::uint32_t priority,
+                                    Deadline deadline) override {
+    if (max_priority_ == 0) return Queue::do_put_with_priority(item, priority, deadline);
+    return as_void(remote_.call("put", json{{"timeout_ns", timeout_of(deadline)}, {"priority", priority}}, item));
+  }
   Result<Bytes> do_get(Deadline deadline) override {
     auto reply = remote_.call("get", json{{"timeout_ns", timeout_of(deadline)}});
     if (!reply) return fail(std::move(reply).error());
@@ -176,6 +184,7 @@ class AgentQueue final : public Queue {
  private:
   Remote remote_;
   QueueOptions options_;
+  std::uint32_t max_priority_;
   bool closed_ = false;
 };
 
@@ -327,6 +336,7 @@ Capabilities capabilities_from(const json& map) {
     read(*queue, "max_maxsize", q.max_maxsize);
     read(*queue, "max_item_bytes", q.max_item_bytes);
     read(*queue, "min_storage_bytes", q.min_storage_bytes);
+    read(*queue, "max_priority", q.max_priority);  // optional: absent is 0, no priorities
     read_enum(*queue, "serialization_failure", q.serialization_failure,
               {{"reported_by_put", SerializationFailureEffect::reported_by_put},
                {"dropped_silently", SerializationFailureEffect::dropped_silently}});
@@ -402,7 +412,7 @@ class AgentBackend final : public Backend {
   Result<std::unique_ptr<Queue>> make_queue(const QueueOptions& options) override {
     auto ids = make(json{{"kind", "queue"}, {"queue_kind", to_string(options.kind)}, {"maxsize", options.maxsize}}, 1);
     if (!ids) return fail(std::move(ids).error());
-    return std::unique_ptr<Queue>(std::make_unique<AgentQueue>((*ids)[0], options));
+    return std::unique_ptr<Queue>(std::make_unique<AgentQueue>((*ids)[0], options, capabilities().queue.max_priority));
   }
   Result<std::unique_ptr<Lock>> make_lock(LockKind kind) override {
     auto ids = make(json{{"kind", "lock"}, {"lock_kind", to_string(kind)}}, 1);

@@ -1,6 +1,7 @@
 // The Boost.Interprocess adapter's Backend: capabilities and factories.
 #include "ipcc/boost/backend.h"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -47,6 +48,9 @@ class BoostBackend final : public Backend {
     // calls blocked past their deadlines. Only may_wedge covers both.
     caps.queue.killed_consumer = KilledProcessEffect::may_wedge;
     caps.queue.killed_producer = KilledProcessEffect::may_wedge;
+    // message_queue's priority is an unsigned int, and its order is the
+    // spec's priority extension; plain puts all go at priority 0.
+    caps.queue.max_priority = UINT32_MAX;
 
     caps.sync.lock = true;
     caps.sync.rlock = true;

@@ -16,6 +16,9 @@ namespace ipcc::boost::detail {
 namespace {
 
 constexpr std::string_view kQueueKind = "ipcc.boost.queue/1";
+// A plain put's priority. message_queue orders by priority, FIFO among equal
+// ones, so plain puts, all at one priority, are FIFO.
+constexpr unsigned int kPlainPriority = 0;
 
 // JoinableQueue's count of unfinished tasks: the Boost pieces the library
 // offers for it (a mutex, a condition and a counter in shared memory).
@@ -156,6 +159,18 @@ class MessageQueue final : public Queue {
 
  protected:
   Result<void> do_put(std::span<const std::byte> item, Deadline deadline) override {
+    return send(item, kPlainPriority, deadline);
+  }
+
+  // Boost's priority is an unsigned int: every std::uint32_t is in range.
+  Result<void> do_put_with_priority(std::span<const std::byte> item, std::uint32_t priority,
+                                    Deadline deadline) override {
+    if (closed_) return fail(errc::closed, 0, "queue is closed");
+    if (kind_ != QueueKind::queue) return fail(errc::unsupported, 0, "priorities are for Queue only");
+    return send(item, priority, deadline);
+  }
+
+  Result<void> send(std::span<const std::byte> item, unsigned int priority, Deadline deadline) {
     if (closed_) return fail(errc::closed, 0, "queue is closed");
     // Boost's own limit, checked before anything is counted or queued (its
     // send would throw size_error just the same).
@@ -170,11 +185,10 @@ class MessageQueue final : public Queue {
       if (join_block_) change_unfinished(+1);
       bool sent = false;
       try {
-        // One priority for every item: message_queue orders by priority, and
-        // FIFO among equal priorities.
         sent = wait_for(
-            deadline, [&] { queue_->send(data, item.size(), 0); }, [&] { return queue_->try_send(data, item.size(), 0); },
-            [&](const WallTime& until) { return queue_->timed_send(data, item.size(), 0, until); });
+            deadline, [&] { queue_->send(data, item.size(), priority); },
+            [&] { return queue_->try_send(data, item.size(), priority); },
+            [&](const WallTime& until) { return queue_->timed_send(data, item.size(), priority, until); });
       } catch (...) {
         if (join_block_) change_unfinished(-1);
         throw;

@@ -9,10 +9,13 @@
 // shared between processes (the non-robust locks, the unfinished-task count)
 // lives in a MAP_SHARED memfd made with the queue; it survives fork, and
 // export_handle() appends its descriptor to the reference's token so an
-// imported copy maps the same memory.
+// imported copy maps the same memory. The two priority variants compose a
+// priority queue from reference queues instead (PriorityQueue), since the
+// reference has no priorities.
 #include "faulty_queue.h"
 #include "faulty_support.h"
 
+#include <sched.h>
 #include <semaphore.h>
 #include <unistd.h>
 
@@ -22,9 +25,12 @@
 #include <charconv>
 #include <ctime>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "ipcc/reference/pipe.h"
+#include "ipcc/reference/queue.h"
 
 namespace ipcc::faulty {
 namespace {
@@ -57,13 +63,24 @@ enum class QueueDefect {
   task_done_unchecked,       // too_many_task_done is reported as ok
   task_done_counts_gets,     // task_done needs a get in this process
   join_early,                // join returns once at most one task is unfinished
+  // The two defects of the priority Queue (PriorityQueue below):
+  priority_ignored,          // priorities accepted, every item queued as a plain put: FIFO
+  priority_unchecked,        // a priority above max_priority is masked to 5 bits, not refused
 };
+
+bool is_priority_defect(QueueDefect defect) {
+  return defect == QueueDefect::priority_ignored || defect == QueueDefect::priority_unchecked;
+}
 
 constexpr std::string_view kTokenPrefix = "ipcc.faulty.queue/1:";
 // What unencodable_leaks_slot queues in place of an item it could not encode.
 constexpr std::string_view kPlaceholder = "\xfe" "ipcc-faulty-unencodable-placeholder" "\x01\x7f\x02";
 constexpr std::size_t kTruncateAt = std::size_t{1} << 20;
 constexpr std::int64_t kSilentBound = 64;
+// The priority variants declare priorities 0 to 31, one level each.
+constexpr std::uint32_t kMaxPriority = 31;
+constexpr std::size_t kLevels = kMaxPriority + 1;
+constexpr std::string_view kPriorityTokenKind = "ipcc.faulty.priority-queue/1";
 
 bool needs_shared(QueueDefect defect) {
   return defect == QueueDefect::get_lock_not_robust || defect == QueueDefect::put_lock_not_robust ||
@@ -477,6 +494,122 @@ class FaultyQueue final : public Queue {
   std::int64_t done_count_ = 0;     // successful task_done calls in this process
 };
 
+// The priority variants' Queue: the reference has no priorities, so these
+// variants compose a priority queue from reference queues, correct but for
+// its one defect. `slots` holds one empty token per item: a put takes a
+// token first (waiting there for room, so `slots`' maxsize is the queue's)
+// and then appends the item to the reference queue of its priority level; a
+// get takes a token (waiting there for an item) and then the first item of
+// the highest non-empty level. Holding a token guarantees an item for this
+// get; if none is found its put is still copying it in, and the get looks
+// again. Items of one level keep the reference's order, so the order
+// clauses hold among equal priorities, and every item is in its level when
+// its put returns (put_visible_at_once). Killed processes are not this
+// composition's concern: a producer killed between its token and its item
+// leaves a get looking for an item that never comes.
+class PriorityQueue final : public Queue {
+ public:
+  PriorityQueue(QueueDefect defect, std::unique_ptr<Queue> slots, std::vector<std::unique_ptr<Queue>> levels)
+      : defect_(defect), slots_(std::move(slots)), levels_(std::move(levels)) {}
+
+  Result<std::int64_t> qsize() override { return slots_->qsize(); }
+  Result<bool> empty() override { return slots_->empty(); }
+  Result<bool> full() override { return slots_->full(); }
+  Result<void> task_done() override { return slots_->task_done(); }
+  Result<void> join(Deadline deadline) override { return slots_->join(deadline); }
+  Result<void> close() override {
+    for (auto& level : levels_) (void)level->close();
+    return slots_->close();
+  }
+  bool closed() const override { return slots_->closed(); }
+  Result<void> cancel_join_thread() override { return slots_->cancel_join_thread(); }
+  QueueKind kind() const override { return QueueKind::queue; }
+  std::int64_t maxsize() const override { return slots_->maxsize(); }
+
+  // The reference tokens of `slots` and of every level, in that order: their
+  // kind, then each one's data, joined by '|' (the reference's data has
+  // none); one descriptor each.
+  Result<HandleToken> export_handle() override {
+    HandleToken token{std::string(kPriorityTokenKind), {}, {}};
+    for (std::size_t i = 0; i <= levels_.size(); ++i) {
+      auto inner = (i == 0 ? slots_ : levels_[i - 1])->export_handle();
+      if (!inner) return inner;
+      if (inner->fds.size() != 1) return fail(errc::broken, 0, "a reference queue token without one descriptor");
+      if (i == 0) token.data = inner->kind;
+      token.data += "|" + inner->data;
+      token.fds.push_back(inner->fds[0]);
+    }
+    return token;
+  }
+
+  static Result<std::unique_ptr<Queue>> import(QueueDefect defect, Backend& reference, const HandleToken& token) {
+    std::vector<std::string> fields;
+    for (std::size_t from = 0;;) {
+      const auto bar = token.data.find('|', from);
+      fields.push_back(token.data.substr(from, bar == std::string::npos ? std::string::npos : bar - from));
+      if (bar == std::string::npos) break;
+      from = bar + 1;
+    }
+    if (fields.size() != kLevels + 2 || token.fds.size() != kLevels + 1) {
+      return fail(errc::invalid_argument, 0, "malformed faulty priority queue token");
+    }
+    std::vector<std::unique_ptr<Queue>> queues;
+    for (std::size_t i = 0; i < token.fds.size(); ++i) {
+      auto imported = reference.import_queue(HandleToken{fields[0], fields[i + 1], {token.fds[i]}});
+      if (!imported) return imported;
+      queues.push_back(std::move(*imported));
+    }
+    auto slots = std::move(queues.front());
+    queues.erase(queues.begin());
+    return std::unique_ptr<Queue>(std::make_unique<PriorityQueue>(defect, std::move(slots), std::move(queues)));
+  }
+
+ protected:
+  Result<void> do_put(std::span<const std::byte> item, Deadline deadline) override { return put_at(item, 0, deadline); }
+
+  Result<void> do_put_with_priority(std::span<const std::byte> item, std::uint32_t priority,
+                                    Deadline deadline) override {
+    if (closed()) return fail(errc::closed, 0, "queue is closed");
+    std::size_t level = priority;
+    if (defect_ == QueueDefect::priority_unchecked) {
+      level = priority & kMaxPriority;  // a 5-bit field: 32 becomes 0
+    } else if (priority > kMaxPriority) {
+      return fail(errc::invalid_argument, 0, "priority above max_priority");
+    }
+    if (defect_ == QueueDefect::priority_ignored) level = 0;
+    return put_at(item, level, deadline);
+  }
+
+  Result<Bytes> do_get(Deadline deadline) override {
+    if (closed()) return fail(errc::closed, 0, "queue is closed");
+    auto token = slots_->get(deadline);
+    if (!token) return fail(std::move(token).error());
+    for (;;) {
+      for (std::size_t level = levels_.size(); level-- > 0;) {
+        auto got = levels_[level]->get(Deadline::now());
+        if (got || got.code() != errc::empty) return got;
+      }
+      ::sched_yield();  // this token's item is still being copied in
+    }
+  }
+
+ private:
+  Result<void> put_at(std::span<const std::byte> item, std::size_t level, Deadline deadline) {
+    if (closed()) return fail(errc::closed, 0, "queue is closed");
+    // What the reference refuses for its size it reports itself, before any token is taken.
+    if (item.size() > reference::kQueueMaxItemBytes) return levels_[level]->put(item, Deadline::now());
+    auto slot = slots_->put(std::span<const std::byte>(), deadline);
+    if (!slot) return slot;
+    auto put = levels_[level]->put(item, Deadline::never());
+    if (!put) (void)slots_->get(Deadline::now());  // give a token back (tokens are all alike)
+    return put;
+  }
+
+  QueueDefect defect_;
+  std::unique_ptr<Queue> slots_;
+  std::vector<std::unique_ptr<Queue>> levels_;  // by priority
+};
+
 class FaultyQueueBackend final : public Backend {
  public:
   FaultyQueueBackend(std::string name, QueueDefect defect)
@@ -488,6 +621,7 @@ class FaultyQueueBackend final : public Backend {
     Capabilities caps = inner_->capabilities();
     // The declaration this variant's end-of-process wait breaks.
     if (defect_ == QueueDefect::exit_waits_for_empty) caps.queue.unconsumed_exit = UnconsumedExitEffect::exits_at_once;
+    if (is_priority_defect(defect_)) caps.queue.max_priority = kMaxPriority;
     return caps;
   }
 
@@ -497,6 +631,7 @@ class FaultyQueueBackend final : public Backend {
   }
 
   Result<std::unique_ptr<Queue>> make_queue(const QueueOptions& options) override {
+    if (is_priority_defect(defect_)) return make_priority_queue(options);
     const QueueCapabilities caps = capabilities().queue;
     QueueOptions inner_options = options;
     const bool bounded_kind = options.kind != QueueKind::simple_queue;
@@ -539,6 +674,10 @@ class FaultyQueueBackend final : public Backend {
   }
 
   Result<std::unique_ptr<Queue>> import_queue(const HandleToken& token) override {
+    if (is_priority_defect(defect_)) {
+      if (token.kind != kPriorityTokenKind) return inner_->import_queue(token);  // SimpleQueue, JoinableQueue
+      return PriorityQueue::import(defect_, *inner_, token);
+    }
     std::int64_t maxsize = 0;
     auto unwrapped = unwrap_token(token, kTokenPrefix, "queue", [&maxsize](std::string_view header) {
       return std::from_chars(header.data(), header.data() + header.size(), maxsize).ec == std::errc{};
@@ -561,6 +700,21 @@ class FaultyQueueBackend final : public Backend {
   }
 
  private:
+  // A priority variant's Queue is a PriorityQueue; its other kinds are the
+  // reference's own, without priorities.
+  Result<std::unique_ptr<Queue>> make_priority_queue(const QueueOptions& options) {
+    if (options.kind != QueueKind::queue) return inner_->make_queue(options);
+    auto slots = inner_->make_queue(options);
+    if (!slots) return slots;
+    std::vector<std::unique_ptr<Queue>> levels;
+    for (std::size_t i = 0; i < kLevels; ++i) {
+      auto level = inner_->make_queue(QueueOptions{QueueKind::queue, 0});
+      if (!level) return level;
+      levels.push_back(std::move(*level));
+    }
+    return std::unique_ptr<Queue>(std::make_unique<PriorityQueue>(defect_, std::move(*slots), std::move(levels)));
+  }
+
   std::string name_;
   QueueDefect defect_;
   std::unique_ptr<Backend> inner_;
@@ -608,6 +762,10 @@ constexpr Entry kEntries[] = {
     {"task-done-counts-gets", QueueDefect::task_done_counts_gets,
      "task_done is refused unless this process got more items than it marked done"},
     {"join-early", QueueDefect::join_early, "join returns once at most one task is unfinished"},
+    {"priority-ignored", QueueDefect::priority_ignored,
+     "declares priorities 0 to 31 and accepts them, but queues every item as a plain put: FIFO"},
+    {"priority-unchecked", QueueDefect::priority_unchecked,
+     "declares priorities 0 to 31, but accepts any priority, keeping its low 5 bits (32 becomes 0)"},
 };
 
 }  // namespace

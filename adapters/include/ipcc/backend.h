@@ -33,7 +33,7 @@ namespace ipcc {
 // The version of the adapter contract this header describes
 // (adapters/README.md). Bumped on any semantic change to the contract.
 inline constexpr int kContractVersionMajor = 0;
-inline constexpr int kContractVersionMinor = 4;
+inline constexpr int kContractVersionMinor = 5;
 
 enum class StartMethod { fork, spawn };
 
@@ -115,6 +115,11 @@ struct QueueCapabilities {
   UnconsumedExitEffect unconsumed_exit = UnconsumedExitEffect::exits_at_once;
   KilledProcessEffect killed_consumer = KilledProcessEffect::unaffected;
   KilledProcessEffect killed_producer = KilledProcessEffect::unaffected;
+  // The highest priority Queue::put_with_priority accepts on a queue of kind
+  // `queue` (`queue.priority.*`); 0 (the default) means no priorities:
+  // put_with_priority reports unsupported and the priority clauses are
+  // UNSUPPORTED. A plain put is priority 0.
+  std::uint32_t max_priority = 0;
 };
 
 // What other processes observe after the owner of a Lock or RLock ended

@@ -10,6 +10,12 @@
 //     an adapter may honour deadlines; qsize and full may be unsupported;
 //   - joinable_queue: a queue plus task_done/join accounting.
 //
+// Priorities (optional, `queue.priority.*`): an adapter that declares
+// QueueCapabilities::max_priority > 0 takes put_with_priority on a queue of
+// kind `queue`: a get returns an item of the highest priority certainly
+// queued, and among equal priorities the order rules of plain puts hold. A
+// plain put is priority 0.
+//
 // Safety: a Queue object is not safe for concurrent use by several threads.
 // Several *processes* hold copies (after fork, or after export/import); that is
 // the point of a queue and is fully specified (`queue.delivery.exactly-once`,
@@ -82,6 +88,20 @@ class Queue {
   }
   Result<void> put_nowait(std::span<const std::byte> item) { return do_put(item, Deadline::now()); }
 
+  // put_with_priority: put() of `item` at `priority` (0 is a plain put's),
+  // on a queue of kind `queue` whose adapter declares
+  // QueueCapabilities::max_priority > 0. A get never returns an item while
+  // one of higher priority was certainly queued throughout it
+  // (`queue.priority.highest-first`). Blocks as put does, until `deadline`.
+  // Errors: closed; unsupported (simple_queue, joinable_queue, or no
+  // priorities declared: the default hook); invalid_argument (priority above
+  // the declared max_priority: nothing is queued, `queue.priority.range`);
+  // then as put: message_too_large, full, resource_exhausted, broken.
+  Result<void> put_with_priority(std::span<const std::byte> item, std::uint32_t priority,
+                                 Deadline deadline = Deadline::never()) {
+    return do_put_with_priority(item, priority, deadline);
+  }
+
   // put_encoded: put() of the item `encode` produces. When encoding fails the
   // outcome is QueueCapabilities::serialization_failure
   // (`queue.put.serialization-failure`). The default encodes at once and
@@ -139,6 +159,15 @@ class Queue {
  protected:
   virtual Result<void> do_put(std::span<const std::byte> item, Deadline deadline) = 0;
   virtual Result<Bytes> do_get(Deadline deadline) = 0;
+  // Contract 0.5. The default is for adapters without priorities.
+  virtual Result<void> do_put_with_priority(std::span<const std::byte> item, std::uint32_t priority,
+                                            Deadline deadline) {
+    (void)item;
+    (void)priority;
+    (void)deadline;
+    if (closed()) return fail(errc::closed, 0, "queue is closed");
+    return fail(errc::unsupported, 0, "no queue priorities");
+  }
 };
 
 }  // namespace ipcc

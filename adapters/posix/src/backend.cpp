@@ -48,6 +48,7 @@ class PosixBackend final : public Backend {
     caps.queue.unconsumed_exit = UnconsumedExitEffect::exits_at_once;
     caps.queue.killed_consumer = KilledProcessEffect::unaffected;
     caps.queue.killed_producer = KilledProcessEffect::unaffected;
+    caps.queue.max_priority = internal::mq_max_priority();
 
     caps.sync.lock = true;
     caps.sync.rlock = true;

@@ -21,6 +21,8 @@ struct MqLimits {
   std::int64_t msgsize_max;  // /proc/sys/fs/mqueue/msgsize_max
 };
 MqLimits mq_limits();
+// The highest priority mq_send accepts: sysconf(_SC_MQ_PRIO_MAX) - 1.
+std::uint32_t mq_max_priority();
 Result<std::unique_ptr<Queue>> make_queue(const QueueOptions& options);
 Result<std::unique_ptr<Queue>> import_queue(const HandleToken& token);
 

@@ -4,8 +4,10 @@
 #include <mqueue.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <new>
 #include <string>
 
@@ -16,8 +18,9 @@ namespace ipcc::posix::internal {
 namespace {
 
 constexpr std::string_view kTokenKind = "ipcc.posix.queue/1";
-// Every item gets the same priority, so the queue is FIFO (mq_receive takes
-// the oldest message of the highest priority).
+// A plain put's priority: every plain put gets the same one, so a queue used
+// without put_with_priority is FIFO (mq_receive takes the oldest message of
+// the highest priority).
 constexpr unsigned kPriority = 0;
 
 std::atomic<unsigned> name_counter{0};
@@ -78,6 +81,18 @@ class MqQueue final : public Queue {
 
  protected:
   Result<void> do_put(std::span<const std::byte> item, Deadline deadline) override {
+    return send(item, kPriority, deadline);
+  }
+
+  Result<void> do_put_with_priority(std::span<const std::byte> item, std::uint32_t priority,
+                                    Deadline deadline) override {
+    if (closed()) return fail(errc::closed, 0, "queue is closed");
+    if (kind_ != QueueKind::queue) return fail(errc::unsupported, 0, "priorities are for Queue only");
+    if (priority > mq_max_priority()) return fail(errc::invalid_argument, EINVAL, "priority above MQ_PRIO_MAX - 1");
+    return send(item, priority, deadline);
+  }
+
+  Result<void> send(std::span<const std::byte> item, unsigned priority, Deadline deadline) {
     if (closed()) return fail(errc::closed, 0, "queue is closed");
     if (item.size() > msgsize_) return fail(errc::message_too_large, EMSGSIZE, "item above mq_msgsize");
     const char* data = reinterpret_cast<const char*>(item.data());
@@ -90,19 +105,19 @@ class MqQueue final : public Queue {
         // min_storage_bytes). A past absolute time makes mq_timedsend try
         // once.
         const timespec once{0, 0};
-        if (::mq_timedsend(mq_, data, item.size(), kPriority, &once) == 0) return ok();
+        if (::mq_timedsend(mq_, data, item.size(), priority, &once) == 0) return ok();
         if (errno == EINTR) continue;
         if (errno == ETIMEDOUT) return fail(errc::resource_exhausted, EAGAIN, "fs.mqueue.msg_max items queued");
         if (errno == EMSGSIZE) return fail(errc::message_too_large, errno, "mq_send");
         return os_failure(errno, "mq_send");
       }
       if (deadline.is_never()) {
-        done = ::mq_send(mq_, data, item.size(), kPriority);
+        done = ::mq_send(mq_, data, item.size(), priority);
       } else {
         // mq_timedsend wants an absolute CLOCK_REALTIME time; a past one
         // still tries once.
         const timespec until = absolute(deadline, CLOCK_REALTIME);
-        done = ::mq_timedsend(mq_, data, item.size(), kPriority, &until);
+        done = ::mq_timedsend(mq_, data, item.size(), priority, &until);
       }
       if (done == 0) return ok();
       if (errno == EINTR) continue;
@@ -162,6 +177,14 @@ class MqQueue final : public Queue {
 };
 
 }  // namespace
+
+std::uint32_t mq_max_priority() {
+  // Without a stated limit (-1), declare only the 32 priorities POSIX
+  // guarantees rather than promise ones mq_send may refuse.
+  const long prio_max = ::sysconf(_SC_MQ_PRIO_MAX);
+  if (prio_max < 1) return 31;
+  return static_cast<std::uint32_t>(std::min<long>(prio_max, UINT_MAX) - 1);
+}
 
 MqLimits mq_limits() {
   // The Linux defaults, should /proc/sys/fs/mqueue be unreadable.

@@ -13,8 +13,13 @@
 //   Queue, SimpleQueue  message_queue(create_only, name, max_num_msg, 64 KiB).
 //                       put = send/try_send/timed_send, get = receive/
 //                       try_receive/timed_receive, qsize = get_num_msg (exact,
-//                       read under the queue's mutex). Every item is sent with
-//                       priority 0, so delivery is FIFO. maxsize = max_num_msg;
+//                       read under the queue's mutex). Every plain put is sent
+//                       with priority 0, so their delivery is FIFO.
+//                       put_with_priority (Queue only) sends at the priority
+//                       given, and a receive takes the oldest message of the
+//                       highest priority: the spec's optional priority
+//                       extension, with max_priority = UINT32_MAX (Boost's
+//                       priority is an unsigned int). maxsize = max_num_msg;
 //                       an unbounded queue gets 2048 slots (Boost needs a
 //                       bound: max_num_msg = 0 makes a queue that accepts
 //                       nothing), and 2048 is also the largest maxsize
@@ -109,7 +114,8 @@ namespace ipcc::boost {
 
 // The Boost.Interprocess Backend. Capabilities: fork and spawn; both Pipe
 // kinds (64 KiB messages); Queue, SimpleQueue, JoinableQueue (64 KiB items,
-// maxsize at most 2048, killed peers may wedge); Lock, RLock,
+// maxsize at most 2048, killed peers may wedge; Queue with priorities up to
+// max_priority = UINT32_MAX); Lock, RLock,
 // Semaphore (no get_value, max_semaphore_value = SEM_VALUE_MAX read at run
 // time) and Event.
 std::unique_ptr<Backend> make_backend();

@@ -48,7 +48,12 @@
 // Queue and SimpleQueue. The mqd_t is a descriptor: a forked child inherits
 // it and a spawned process gets it in the token, so the name is unlinked as
 // soon as the queue exists and nothing outlives the last descriptor. Every
-// item has priority 0, so mq's priority order is FIFO. put and get are
+// plain put has priority 0, so mq's priority order is FIFO for them.
+// Priorities (Queue only): put_with_priority sends at the priority given, up
+// to max_priority = sysconf(_SC_MQ_PRIO_MAX) - 1 (32 767 here), and a
+// receive takes the oldest message of the highest priority, which is the
+// spec's optional extension (`queue.priority.*`); a priority above it is
+// invalid_argument (mq_send would report EINVAL). put and get are
 // mq_timedsend and mq_timedreceive, whose absolute CLOCK_REALTIME time the
 // adapter computes from the monotonic Deadline's remaining time; an
 // ETIMEDOUT before the monotonic deadline (a wall-clock step) waits again.
@@ -141,7 +146,8 @@ namespace ipcc::posix {
 // frame_header_bytes 0; queue and simple_queue with qsize,
 // put_visible_at_once, max_maxsize = fs.mqueue.msg_max, max_item_bytes =
 // fs.mqueue.msgsize_max, min_storage_bytes = 64 * msg_max, reported_by_put,
-// exits_at_once, unaffected by killed consumers and producers; lock, rlock,
+// exits_at_once, unaffected by killed consumers and producers, max_priority =
+// sysconf(_SC_MQ_PRIO_MAX) - 1; lock, rlock,
 // semaphore (get_value, max_semaphore_value = SEM_VALUE_MAX) and event, with
 // reported_to_next owner death for both lock kinds.
 std::unique_ptr<Backend> make_backend();
