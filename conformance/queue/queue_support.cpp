@@ -127,8 +127,21 @@ rc::Gen<FlowCase> flow_case(const std::vector<QueueKind>& kinds, int max_produce
     c.start = *start_method_choice();
     const int producers = *rc::gen::inRange(1, max_producers + 1);
     std::int64_t total = 0;
+    // Every item may be queued at once (consumers may lag), so all of them
+    // together stay within the declared min_storage_bytes, counted as
+    // length + 64 each: beyond it a put may legitimately fail, and then
+    // consumers would wait for items that never come. The first item that
+    // does not fit ends the case's puts.
+    std::uint64_t storage_left = capabilities().queue.min_storage_bytes;
     for (int p = 0; p < producers; ++p) {
-      c.producers.push_back(*rc::gen::resize(max_items, rc::gen::container<std::vector<std::int64_t>>(sizes)));
+      auto items = *rc::gen::resize(max_items, rc::gen::container<std::vector<std::int64_t>>(sizes));
+      std::size_t fit = 0;
+      while (fit < items.size() && static_cast<std::uint64_t>(items[fit]) + 64 <= storage_left) {
+        storage_left -= static_cast<std::uint64_t>(items[fit++]) + 64;
+      }
+      if (fit < items.size()) storage_left = 0;
+      items.resize(fit);
+      c.producers.push_back(std::move(items));
       c.delays_us.push_back(*rc::gen::container<std::vector<std::uint32_t>>(
           c.producers.back().size(), rc::gen::sizedElement<std::uint32_t>(0, 0, 0, 20, 300)));
       total += static_cast<std::int64_t>(c.producers.back().size());
