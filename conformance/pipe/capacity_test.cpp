@@ -34,15 +34,7 @@ IPCC_CONFORMANCE_TEST(PipeConformance, SendsBufferedBeforeReceive, "pipe.bufferi
   check_property(15, [&caps] {
     StreamCase c = *stream_case(static_cast<int>(caps.min_buffered_messages),
                                 message_size(static_cast<std::int64_t>(caps.min_buffer_bytes)));
-    // The longest prefix within the promised bytes: filtering whole cases
-    // instead would discard most of them when messages may be large.
-    std::uint64_t total = 0;
-    std::size_t fit = 0;
-    while (fit < c.sizes.size() && total + static_cast<std::uint64_t>(c.sizes[fit]) <= caps.min_buffer_bytes) {
-      total += static_cast<std::uint64_t>(c.sizes[fit++]);
-    }
-    c.sizes.resize(fit);
-    c.delays_us.resize(fit);
+    keep_buffered_prefix(c);
     RC_PRE(!c.sizes.empty());
     replay_cached_failure(c);
     Scenario scenario = stream_scenario(c);

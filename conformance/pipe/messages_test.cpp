@@ -120,27 +120,16 @@ Scenario outlives_sender_scenario(const OutlivesSenderCase& c) {
 // starting only after the writer is gone. No end of stream is needed: the
 // reader gives up after the delivery grace.
 IPCC_CONFORMANCE_TEST(PipeConformance, MessageOutlivesSender, "pipe.message.outlives-sender") {
-  const auto& caps = capabilities().pipe;
-  check_property(15, [&caps] {
-    OutlivesSenderCase c = *rc::gen::exec([&caps] {
+  check_property(15, [] {
+    OutlivesSenderCase c = *rc::gen::exec([] {
       OutlivesSenderCase generated;
       generated.stream = *stream_case(8, message_size(4096));
       generated.end = *rc::gen::element(SenderEnd::closes, SenderEnd::exits, SenderEnd::killed);
       generated.stream.writer_closes = generated.end == SenderEnd::closes;
       generated.reader_late = *rc::gen::arbitrary<bool>();
-      if (generated.reader_late) {
-        // A late reader needs everything in the buffer the adapter promises,
-        // or the writer could never finish: keep the prefix that fits.
-        auto& sizes = generated.stream.sizes;
-        std::uint64_t total = 0;
-        std::size_t fit = 0;
-        while (fit < sizes.size() && fit < caps.min_buffered_messages &&
-               total + static_cast<std::uint64_t>(sizes[fit]) <= caps.min_buffer_bytes) {
-          total += static_cast<std::uint64_t>(sizes[fit++]);
-        }
-        sizes.resize(fit);
-        generated.stream.delays_us.resize(fit);
-      }
+      // A late reader needs everything in the buffer the adapter promises,
+      // or the writer could never finish.
+      if (generated.reader_late) keep_buffered_prefix(generated.stream);
       return generated;
     });
     RC_PRE(!c.stream.sizes.empty());

@@ -105,4 +105,16 @@ Scenario stream_scenario(const StreamCase& c) {
   return writer_reader(c.duplex, c.start, std::move(writer), {recv_until_end(kFirst)});
 }
 
+void keep_buffered_prefix(StreamCase& c) {
+  const auto& caps = capabilities().pipe;
+  std::uint64_t total = 0;
+  std::size_t fit = 0;
+  while (fit < c.sizes.size() && fit < caps.min_buffered_messages &&
+         total + static_cast<std::uint64_t>(c.sizes[fit]) <= caps.min_buffer_bytes) {
+    total += static_cast<std::uint64_t>(c.sizes[fit++]);
+  }
+  c.sizes.resize(fit);
+  c.delays_us.resize(fit);
+}
+
 }  // namespace ipcc::conformance::pipe

@@ -61,6 +61,11 @@ struct StreamCase {
 void showValue(const StreamCase& c, std::ostream& os);
 rc::Gen<StreamCase> stream_case(int max_messages, rc::Gen<std::int64_t> sizes);
 Scenario stream_scenario(const StreamCase& c);
+// Cuts `c` to its longest prefix within the buffer the adapter promises
+// (min_buffer_bytes and min_buffered_messages), so that a writer with no
+// reader yet can finish; filtering whole cases instead would discard most of
+// them when messages may be large.
+void keep_buffered_prefix(StreamCase& c);
 
 }  // namespace ipcc::conformance::pipe
 
