@@ -37,16 +37,16 @@ IPCC_CONFORMANCE_TEST(QueueConformance, UnboundedAcceptsStorage, "queue.create.u
         expect.that(q->maxsize() == 0, "maxsize() of an unbounded queue is " + std::to_string(q->maxsize()));
         // Many small items (as many as the declared storage holds, up to
         // 2000), then large ones up to the declared storage.
-        const auto kSmall = static_cast<std::uint32_t>(std::min<std::uint64_t>(2000, storage / (8 + 64)));
+        const auto kSmall = static_cast<std::uint32_t>(std::min<std::uint64_t>(2000, storage / storage_bytes(8)));
         constexpr std::size_t kLarge = 1 << 20;
         std::uint64_t used = 0;
         std::uint32_t n = 0;
-        for (; n < kSmall; ++n, used += 8 + 64) {
+        for (; n < kSmall; ++n, used += storage_bytes(8)) {
           if (!expect.ok(q->put_nowait(item(n, 8)), "put_nowait #" + std::to_string(n) + " into an unbounded queue")) return;
         }
         // The declared storage once per kind; other spellings of unbounded
         // only the small items.
-        for (; maxsize == 0 && used + kLarge + 64 <= storage; ++n, used += kLarge + 64) {
+        for (; maxsize == 0 && used + storage_bytes(kLarge) <= storage; ++n, used += storage_bytes(kLarge)) {
           if (!expect.ok(q->put_nowait(item(n, kLarge)), "put_nowait #" + std::to_string(n) + " (1 MiB) into an unbounded queue")) return;
         }
         auto full = q->full();

@@ -86,7 +86,7 @@ rc::Gen<PriorityCase> priority_case() {
     const auto storage = [&c] {
       std::uint64_t total = 0;
       for (const auto& items : c.producers) {
-        for (const auto& item : items) total += static_cast<std::uint64_t>(item.size) + 64;
+        for (const auto& item : items) total += storage_bytes(item.size);
       }
       return total;
     };

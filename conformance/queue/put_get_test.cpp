@@ -221,7 +221,7 @@ IPCC_CONFORMANCE_TEST(QueueConformance, ItemSizes, "queue.item.sizes") {
     // The consumer starts once the producer ended when the queue promises to
     // hold them all; otherwise at once, and the producer's end follows.
     std::uint64_t total = 0;
-    for (auto size : sizes) total += static_cast<std::uint64_t>(size) + 64;  // storage sizes
+    for (auto size : sizes) total += storage_bytes(size);
     if (total <= capabilities().queue.min_storage_bytes) {
       scenario.control = {step(ControlKind::await_exit, 0), step(ControlKind::open_gate, 1)};
     } else {

@@ -79,8 +79,8 @@ rc::Gen<std::int64_t> item_size(std::int64_t max_bytes) {
 }
 
 rc::Gen<std::int64_t> stored_item_size() {
-  const auto storage = std::min<std::uint64_t>(capabilities().queue.min_storage_bytes, 64 * 1024 + 64);
-  return item_size(static_cast<std::int64_t>(storage > 64 ? storage - 64 : 0));
+  const auto storage = std::min<std::uint64_t>(capabilities().queue.min_storage_bytes, storage_bytes(64 * 1024));
+  return item_size(static_cast<std::int64_t>(storage > kItemOverheadBytes ? storage - kItemOverheadBytes : 0));
 }
 
 Scenario queue_scenario(QueueOptions options, StartMethod start, std::vector<std::vector<Op>> processes) {
@@ -128,16 +128,16 @@ rc::Gen<FlowCase> flow_case(const std::vector<QueueKind>& kinds, int max_produce
     const int producers = *rc::gen::inRange(1, max_producers + 1);
     std::int64_t total = 0;
     // Every item may be queued at once (consumers may lag), so all of them
-    // together stay within the declared min_storage_bytes, counted as
-    // length + 64 each: beyond it a put may legitimately fail, and then
+    // together stay within the declared min_storage_bytes (storage_bytes
+    // each): beyond it a put may legitimately fail, and then
     // consumers would wait for items that never come. The first item that
     // does not fit ends the case's puts.
     std::uint64_t storage_left = capabilities().queue.min_storage_bytes;
     for (int p = 0; p < producers; ++p) {
       auto items = *rc::gen::resize(max_items, rc::gen::container<std::vector<std::int64_t>>(sizes));
       std::size_t fit = 0;
-      while (fit < items.size() && static_cast<std::uint64_t>(items[fit]) + 64 <= storage_left) {
-        storage_left -= static_cast<std::uint64_t>(items[fit++]) + 64;
+      while (fit < items.size() && storage_bytes(items[fit]) <= storage_left) {
+        storage_left -= storage_bytes(items[fit++]);
       }
       if (fit < items.size()) storage_left = 0;
       items.resize(fit);

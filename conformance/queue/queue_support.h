@@ -57,8 +57,14 @@ rc::Gen<std::int64_t> maxsize_choice(QueueKind kind, bool bounded = false);
 // Item sizes weighted toward the edges (0, 1, 7, 8, 9, 4 KiB, 64 KiB) up to
 // `max_bytes` and the declared max_item_bytes; shrinks toward 0.
 rc::Gen<std::int64_t> item_size(std::int64_t max_bytes = 64 * 1024);
+// The part of the declared min_storage_bytes an item of `length` bytes takes:
+// its length plus 64 bytes of overhead (QueueCapabilities::min_storage_bytes).
+inline constexpr std::uint64_t kItemOverheadBytes = 64;
+constexpr std::uint64_t storage_bytes(std::int64_t length) {
+  return static_cast<std::uint64_t>(length) + kItemOverheadBytes;
+}
 // item_size() for an item that must be stored with no consumer running: its
-// storage size (length + 64) within the declared min_storage_bytes.
+// storage_bytes within the declared min_storage_bytes.
 rc::Gen<std::int64_t> stored_item_size();
 
 // Every process holds the queue.
