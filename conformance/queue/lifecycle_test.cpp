@@ -164,14 +164,14 @@ IPCC_CONFORMANCE_TEST(QueueConformance, UnconsumedExit, "queue.flush.unconsumed-
     const auto kind = *kind_choice(kAllKinds);
     const auto start = *start_method_choice();
     // waits_for_consumers: at least 256 KiB, more than a pipe buffer holds.
-    // exits_at_once: within the declared storage (item storage is its length
-    // plus 64 bytes).
+    // exits_at_once: within the declared storage (storage_bytes each).
     auto items = *rc::gen::inRange(4, 17);
     std::int64_t item_bytes = 64 * 1024;
     if (effect == UnconsumedExitEffect::exits_at_once) {
       const auto storage = static_cast<std::int64_t>(std::min<std::uint64_t>(capabilities().queue.min_storage_bytes, 1u << 30));
-      items = static_cast<int>(std::clamp<std::int64_t>(storage / 64, 1, items));
-      item_bytes = std::clamp<std::int64_t>(storage / items - 64, 0, item_bytes);
+      constexpr auto overhead = static_cast<std::int64_t>(kItemOverheadBytes);
+      items = static_cast<int>(std::clamp<std::int64_t>(storage / overhead, 1, items));
+      item_bytes = std::clamp<std::int64_t>(storage / items - overhead, 0, item_bytes);
     }
     const auto key = std::make_tuple(std::string(to_string(kind)), std::string(fixtures::to_string(start)), items);
     replay_cached_failure(key);
@@ -236,9 +236,14 @@ IPCC_CONFORMANCE_TEST(QueueConformance, FlushOptOut, "queue.flush.opt-out") {
 
 namespace {
 
-// Under `may_wedge`, how long each survivor gets to end before it is taken
-// as wedged and killed (scaled). Two such waits fit in the case deadline.
-constexpr std::uint32_t kWedgeWindowMs = 4000;
+// Under `may_wedge`: the step that gives a survivor 4 s (scaled) to end and
+// then lets the script go on, so that the case's kill_stragglers kills it as
+// wedged instead of a TIMEOUT. Two such steps fit in the case deadline.
+ControlStep wedge_window(std::uint32_t survivor) {
+  ControlStep ended = step(ControlKind::await_exit, survivor, 0, 4000);
+  ended.may_time_out = true;
+  return ended;
+}
 
 std::vector<Violation> judge_survivors(const RunResult& run, KilledProcessEffect effect, const std::string& clause,
                                        const std::vector<std::uint32_t>& survivors) {
@@ -284,13 +289,10 @@ IPCC_CONFORMANCE_TEST(QueueConformance, KilledConsumer, "queue.killed.consumer")
                         step(ControlKind::open_gate, 1), step(ControlKind::open_gate, 2)};
     const bool wedge = effect == KilledProcessEffect::may_wedge;
     if (wedge) {
-      // Survivors may wait for ever: they get the step deadline to end, and
-      // whoever is still waiting after it is killed, not a TIMEOUT.
-      for (std::uint32_t survivor : {1u, 2u}) {
-        ControlStep ended = step(ControlKind::await_exit, survivor, 0, kWedgeWindowMs);
-        ended.may_time_out = true;
-        scenario.control.push_back(ended);
-      }
+      // Survivors may wait for ever: they get a window to end, and whoever
+      // is still waiting after it is killed, not a TIMEOUT.
+      scenario.control.push_back(wedge_window(1));
+      scenario.control.push_back(wedge_window(2));
       scenario.kill_stragglers = true;
     }
     fail_case_if(key, run_queue_case(scenario, checks_for(kind, !wedge), [effect](const Scenario&, const RunResult& run) {
@@ -327,17 +329,15 @@ IPCC_CONFORMANCE_TEST(QueueConformance, KilledProducer, "queue.killed.producer")
     Scenario scenario = queue_scenario({kind, maxsize}, start, {{put(on_full ? 64 : large)}, producer, consumer});
     for (std::int64_t i = 0; i < maxsize; ++i) scenario.prelude.push_back(put(16));
     const bool wedge = effect == KilledProcessEffect::may_wedge;
-    ControlStep survivor_ended = step(ControlKind::await_exit, 1, 0, wedge ? kWedgeWindowMs : 0);
-    survivor_ended.may_time_out = wedge;  // its puts or its end may wait for ever
+    // Its puts or its end may wait for ever.
+    const ControlStep survivor_ended = wedge ? wedge_window(1) : step(ControlKind::await_exit, 1);
     // On a full queue the put sleeps; a large put is killed as soon as it
     // started, mostly in the middle of its copy.
     scenario.control = {step(on_full ? ControlKind::await_blocked : ControlKind::await_invoked, 0, 0),
                         step(ControlKind::kill, 0), step(ControlKind::await_exit, 0), step(ControlKind::open_gate, 1),
                         step(ControlKind::open_gate, 2), survivor_ended, step(ControlKind::open_gate, 2)};
     if (wedge) {
-      ControlStep consumer_ended = step(ControlKind::await_exit, 2, 0, kWedgeWindowMs);
-      consumer_ended.may_time_out = true;
-      scenario.control.push_back(consumer_ended);
+      scenario.control.push_back(wedge_window(2));
       scenario.kill_stragglers = true;  // whoever still waits after that is accepted
     }
     fail_case_if(key, run_queue_case(scenario, checks_for(kind, !wedge), [effect](const Scenario&, const RunResult& run) {
