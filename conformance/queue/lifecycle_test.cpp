@@ -78,32 +78,45 @@ std::vector<Violation> steps_reached(const RunResult& run, const std::string& cl
 
 }  // namespace
 
+namespace {
+
+// Fills a `kind` queue with `queued` items, closes it, and expects every
+// operation of this process to report closed, and a second close() to
+// succeed.
+void expect_closed_after_close(Expect& expect, QueueKind kind, std::int64_t maxsize, int queued) {
+  auto q = make_queue_or_note(expect, {kind, maxsize});
+  if (!q) return;
+  for (int i = 0; i < queued; ++i) expect.ok(q->put(item(static_cast<std::uint32_t>(i)), soon()), "put");
+  expect.ok(q->close(), "close()");
+  expect.that(q->closed(), "closed() is false after close()");
+  expect.outcome(q->put(item(100)), errc::closed, "put after close()");
+  expect.outcome(q->put_nowait(item(101)), errc::closed, "put_nowait after close()");
+  expect.outcome(q->get(soon()), errc::closed, "get after close()");
+  expect.outcome(q->get_nowait(), errc::closed, "get_nowait after close()");
+  if (kind == QueueKind::joinable_queue) {
+    expect.outcome(q->task_done(), errc::closed, "task_done after close()");
+    expect.outcome(q->join(soon()), errc::closed, "join after close()");
+  }
+  expect.ok(q->close(), "a second close()");
+}
+
+}  // namespace
+
 // After close(), this process's put, get, join and task_done report closed;
-// a second close() succeeds.
+// a second close() succeeds. Every supported kind every run (one item
+// queued), then generated kinds, bounds and fill levels.
 IPCC_CONFORMANCE_TEST(QueueConformance, CloseThenClosed, "queue.close.then-closed") {
   IPCC_REQUIRE(!supported_kinds().empty(), "every queue kind");
+  expect_isolated([](Expect& expect) {
+    for (auto kind : supported_kinds(kAllKinds)) expect_closed_after_close(expect, kind, 0, 1);
+  });
   check_property(6, [] {
     const auto kind = *kind_choice(kAllKinds);
     const auto maxsize = *maxsize_choice(kind);
     const auto queued = static_cast<int>(std::min<std::int64_t>(*rc::gen::inRange(0, 3), maxsize > 0 ? maxsize : 3));
     const auto key = std::make_tuple(std::string(to_string(kind)), maxsize, queued);
     replay_cached_failure(key);
-    fail_case_if(key, run_isolated([&](Expect& expect) {
-      auto q = make_queue_or_note(expect, {kind, maxsize});
-      if (!q) return;
-      for (int i = 0; i < queued; ++i) expect.ok(q->put(item(static_cast<std::uint32_t>(i)), soon()), "put");
-      expect.ok(q->close(), "close()");
-      expect.that(q->closed(), "closed() is false after close()");
-      expect.outcome(q->put(item(100)), errc::closed, "put after close()");
-      expect.outcome(q->put_nowait(item(101)), errc::closed, "put_nowait after close()");
-      expect.outcome(q->get(soon()), errc::closed, "get after close()");
-      expect.outcome(q->get_nowait(), errc::closed, "get_nowait after close()");
-      if (kind == QueueKind::joinable_queue) {
-        expect.outcome(q->task_done(), errc::closed, "task_done after close()");
-        expect.outcome(q->join(soon()), errc::closed, "join after close()");
-      }
-      expect.ok(q->close(), "a second close()");
-    }));
+    fail_case_if(key, run_isolated([&](Expect& expect) { expect_closed_after_close(expect, kind, maxsize, queued); }));
   });
 }
 
